@@ -1,0 +1,49 @@
+"""The event store's infrastructure: eventsourcing-sqlalchemy with connections we configure.
+
+The library's own factory builds its engine from the URL alone. We need two more things from
+the engine, so this module is the PERSISTENCE_MODULE instead:
+
+- PostgreSQL: writers serialise on a table lock taken with no timeout, so one stuck
+  transaction would stall every writer; the session gets a lock timeout and an idle-in-
+  transaction timeout so a stuck writer is cut off.
+- SQLite: a busy timeout, so concurrent processes wait for the writer instead of failing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
+from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
+
+LOCK_TIMEOUT_MS = 10_000
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+SQLITE_BUSY_TIMEOUT_S = 15
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("postgresql"):
+        return {
+            "pool_pre_ping": True,
+            "connect_args": {
+                "options": f"-c lock_timeout={LOCK_TIMEOUT_MS} "
+                f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}",
+            },
+        }
+    return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+
+
+class Factory(SQLAlchemyFactory):
+    def __init__(self, env: Environment) -> None:
+        InfrastructureFactory.__init__(self, env)  # the parent would build its own engine
+        self._schema_name = self.env.get(self.SQLALCHEMY_SCHEMA)
+        url = self.env.get(self.SQLALCHEMY_URL)
+        if not url:
+            raise ValueError("SQLALCHEMY_URL is not set")
+        self.datastore = self.datastore_class(url=url, **engine_options(url))
+
+    def close(self) -> None:
+        engine = self.datastore.engine
+        if engine is not None:
+            engine.dispose()

@@ -1,0 +1,40 @@
+"""Settings from the environment: one DATABASE_URL drives the event store and the read models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("data") / "petition-ledger.sqlite3"
+
+
+class Settings(BaseSettings):
+    """``DATABASE_URL``: ``sqlite:///path`` (the embedded default, created on first run) or
+    ``postgresql+psycopg2://user@host:port/db`` for deployment."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = Field(default=f"sqlite:///{DEFAULT_SQLITE_PATH}")
+    timezone: str = Field(default="Asia/Shanghai", alias="LEDGER_TIMEZONE")
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported(cls, url: str) -> str:
+        if not (url.startswith("sqlite:///") or url.startswith("postgresql+psycopg2://")):
+            raise ValueError(
+                "DATABASE_URL must be sqlite:///PATH or postgresql+psycopg2://USER@HOST:PORT/DB, "
+                f"got {url!r}"
+            )
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None for PostgreSQL."""
+        if not self.is_sqlite:
+            return None
+        return Path(self.database_url.removeprefix("sqlite:///"))

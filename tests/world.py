@@ -55,11 +55,12 @@ class World:
         return f"cmd-{self._counter}"
 
     def register(
-        self, received_at: datetime, *, registered_after: timedelta = timedelta(hours=2), **over: Any
+        self, received: datetime, *, registered_after: timedelta = timedelta(hours=2), **over: Any
     ) -> CommandResult:
+        """Register a housing claim received at ``received``; ``over`` changes any field."""
         fields: dict[str, Any] = {
             "channel": "来信",
-            "received_at": received_at,
+            "received_at": received,
             "matter_kind": "申诉求决",
             "category": "住房保障",
             "summary": "公租房屋顶漏水，多次报修无人处理",
@@ -70,7 +71,7 @@ class World:
         fields.update(over)
         return self.ledger.register_case(
             actor=self.at_office,
-            occurred_at=received_at + registered_after,
+            occurred_at=received + registered_after,
             command_id=self.command_id(),
             **fields,
         )
@@ -99,7 +100,12 @@ def build_world(ledger: Ledger, founded: datetime) -> World:
 
     def unit(name: str, code: str, kind: str, parent: UUID | None = None) -> UUID:
         return ledger.create_unit(
-            actor=admin, occurred_at=founded, command_id=cid(), name=name, code=code, kind=kind,
+            actor=admin,
+            occurred_at=founded,
+            command_id=cid(),
+            name=name,
+            code=code,
+            kind=kind,
             parent=parent,
         ).aggregate_id
 
@@ -108,7 +114,12 @@ def build_world(ledger: Ledger, founded: datetime) -> World:
             actor=admin, occurred_at=founded, command_id=cid(), name=name
         ).aggregate_id
         ledger.update_person(
-            person_id, "join", actor=admin, occurred_at=founded, command_id=cid(), unit=unit_id,
+            person_id,
+            "join",
+            actor=admin,
+            occurred_at=founded,
+            command_id=cid(),
+            unit=unit_id,
             role=role,
         )
         return person_id

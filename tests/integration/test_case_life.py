@@ -59,21 +59,41 @@ def test_a_claim_travels_from_intake_through_review_to_a_final_decision(
     )
     w.act(cid, "rate", w.as_petitioner, at("2025-06-25"), rating="不满意", comment="仍渗水")
     w.act(
-        cid, "file_appeal", w.as_petitioner, at("2025-07-05"), level="复查", to_unit=w.city,
+        cid,
+        "file_appeal",
+        w.as_petitioner,
+        at("2025-07-05"),
+        level="复查",
+        to_unit=w.city,
         reason="维修后仍渗水",
     )
     reviewer = w.as_(w.city_reviewer, w.city)
     w.act(
-        cid, "decide_appeal", reviewer, at("2025-08-01"), decision="维持", text="维持原处理意见",
+        cid,
+        "decide_appeal",
+        reviewer,
+        at("2025-08-01"),
+        decision="维持",
+        text="维持原处理意见",
         delivered_at=at("2025-08-02"),
     )
     w.act(
-        cid, "file_appeal", w.as_petitioner, at("2025-08-20"), level="复核", to_unit=w.province,
+        cid,
+        "file_appeal",
+        w.as_petitioner,
+        at("2025-08-20"),
+        level="复核",
+        to_unit=w.province,
         reason="不服复查意见",
     )
     w.act(
-        cid, "decide_appeal", w.as_(w.province_reviewer, w.province), at("2025-09-10"),
-        decision="维持", text="复核维持", delivered_at=at("2025-09-11"),
+        cid,
+        "decide_appeal",
+        w.as_(w.province_reviewer, w.province),
+        at("2025-09-10"),
+        decision="维持",
+        text="复核维持",
+        delivered_at=at("2025-09-11"),
     )
     w.act(cid, "release_lead", w.as_(w.leader, w.city), at("2025-09-12"))
     w.act(cid, "close", w.as_(w.province_reviewer, w.province), at("2025-09-12"))
@@ -83,9 +103,22 @@ def test_a_claim_travels_from_intake_through_review_to_a_final_decision(
     assert final.version == 16
     history = led.history(cid)
     assert [e.type for e in history] == [
-        "Registered", "Routed", "Accepted", "LeadAssigned", "ExtensionRequested",
-        "ExtensionDecided", "SupervisionIssued", "SupervisionAnswered", "Replied", "Rated",
-        "AppealFiled", "AppealDecided", "AppealFiled", "AppealDecided", "LeadReleased", "Closed",
+        "Registered",
+        "Routed",
+        "Accepted",
+        "LeadAssigned",
+        "ExtensionRequested",
+        "ExtensionDecided",
+        "SupervisionIssued",
+        "SupervisionAnswered",
+        "Replied",
+        "Rated",
+        "AppealFiled",
+        "AppealDecided",
+        "AppealFiled",
+        "AppealDecided",
+        "LeadReleased",
+        "Closed",
     ]
     # Facts only: when it happened in the world and when it was written are both kept.
     registered = history[0]
@@ -138,7 +171,12 @@ def test_a_late_reply_is_recorded_as_late_not_refused(world: World, clock: Clock
     w.act(cid, "route", w.at_office, at("2025-03-04"), to_unit=w.housing)
     w.act(cid, "accept", w.at_housing, at("2025-03-05"))
     w.act(
-        cid, "reply", w.at_housing, at("2025-08-01"), outcome="解释说明", text="已解释政策",
+        cid,
+        "reply",
+        w.at_housing,
+        at("2025-08-01"),
+        outcome="解释说明",
+        text="已解释政策",
         delivered_at=at("2025-08-02"),
     )
     assert w.ledger.get_case(cid).stage is Stage.REPLIED
@@ -153,15 +191,22 @@ def test_a_group_visit_keeps_its_headcount_and_representatives(world: World, clo
     reps = [Petitioner(uuid4(), name=f"代表{i}") for i in range(1, 6)]
     w = world
     result = w.register(
-        at("2025-04-01"), channel="来访", petitioner_kind="集体", petitioners=reps, headcount=40,
-        category="企业改制", summary="改制职工安置补偿",
+        at("2025-04-01"),
+        channel="来访",
+        petitioner_kind="集体",
+        petitioners=reps,
+        headcount=40,
+        category="企业改制",
+        summary="改制职工安置补偿",
     )
     registered = w.ledger.history(result.aggregate_id)[0]
     assert registered.data["headcount"] == 40
     assert len(registered.data["petitioners"]) == 5
 
 
-def test_a_merged_duplicate_and_a_withdrawn_case_can_be_reopened(world: World, clock: Clock) -> None:
+def test_a_merged_duplicate_and_a_withdrawn_case_can_be_reopened(
+    world: World, clock: Clock
+) -> None:
     clock.now = at("2025-04-10")
     w, led = world, world.ledger
     first = w.register(at("2025-04-01")).aggregate_id

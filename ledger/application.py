@@ -328,7 +328,7 @@ class Ledger(Application[UUID]):
 
     def get_case(self, case_id: UUID, *, version: int | None = None) -> Case:
         try:
-            case = self.repository.get(case_id, version=version)
+            case: Aggregate = self.repository.get(case_id, version=version)
         except AggregateNotFoundError:
             raise NotFound(f"no case with id {case_id}") from None
         if not isinstance(case, Case):
@@ -339,7 +339,7 @@ class Ledger(Application[UUID]):
         """The case as the record stood at ``instant``: only events recorded by then."""
         version = None
         for event in self.events.get(case_id):
-            if event.timestamp > instant:
+            if event.timestamp > instant:  # type: ignore[attr-defined]
                 break
             version = event.originator_version
         if version is None:
@@ -488,7 +488,7 @@ class Ledger(Application[UUID]):
 
     def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None

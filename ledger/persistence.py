@@ -16,6 +16,7 @@ from typing import Any
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
+from sqlalchemy.engine import Engine
 
 LOCK_TIMEOUT_MS = 10_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
@@ -45,5 +46,5 @@ class Factory(SQLAlchemyFactory):
 
     def close(self) -> None:
         engine = self.datastore.engine
-        if engine is not None:
+        if isinstance(engine, Engine):
             engine.dispose()

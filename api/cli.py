@@ -1,0 +1,219 @@
+"""`petition`: the operator's command line. It parses, calls the ledger, and prints.
+
+Every command reads DATABASE_URL (default: an SQLite file under ./data, created on first use);
+a domain refusal prints its reason and exits with status 2, having written nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.presenters import Names, case_view, history_view, plain
+from domain.errors import DomainError
+from ledger.application import Ledger
+from ledger.settings import Settings
+
+app = typer.Typer(help="Petition Ledger: an honest, replayable record of 信访 case work.")
+case_app = typer.Typer(help="Read one case: its state, its history, as it stood at any instant.")
+app.add_typer(case_app, name="case")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as e:
+        _fail("; ".join(str(x["msg"]) for x in e.errors()))
+
+
+def _where(settings: Settings) -> str:
+    path = settings.sqlite_path()
+    if path is not None:
+        return f"SQLite file {path.resolve()}"
+    return "PostgreSQL " + settings.database_url.split("@")[-1]
+
+
+@contextmanager
+def _ledger() -> Iterator[Ledger]:
+    settings = _settings()
+    ledger = Ledger(settings)
+    try:
+        yield ledger
+    except DomainError as e:
+        _fail(e.message)
+    finally:
+        ledger.close()
+
+
+def parse_instant(text: str, zone: ZoneInfo) -> datetime:
+    """An instant from ISO text. A bare date means the end of that day in the ledger's zone
+    (as the record stood when the day was over); a time without an offset is local time."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(
+                microseconds=1
+            )
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"--as-of: {text!r} is not an ISO date (2025-03-31) or date-time")
+    return instant if instant.tzinfo else instant.replace(tzinfo=zone)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Same seed, same data set.")] = 2025,
+    cases: Annotated[int, typer.Option(min=10, max=5000, help="How many cases.")] = 300,
+    reset: Annotated[bool, typer.Option(help="Delete the SQLite file first.")] = False,
+) -> None:
+    """Write a realistic demo data set: a city's units and people, and cases told as stories."""
+    from api.demo import write_demo
+
+    settings = _settings()
+    path = settings.sqlite_path()
+    if reset:
+        if path is None:
+            _fail(
+                "--reset only deletes the embedded SQLite file; drop a PostgreSQL database yourself"
+            )
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+    existing = _stored_events(settings)
+    if existing:
+        out.print(
+            f"The ledger ({_where(settings)}) already holds {existing} events; "
+            "leaving it as it is (use --reset to start over)."
+        )
+        return
+    out.print(f"Writing the demo data set to {_where(settings)}")
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+    ) as progress:
+        task = progress.add_task("recording actions", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            summary = write_demo(settings, seed=seed, cases=cases, on_progress=on_progress)
+        except DomainError as e:
+            _fail(e.message)
+    out.print(
+        f"Recorded {summary.cases} cases ({summary.events} events) for {summary.units} units "
+        f"and {summary.people} people."
+    )
+    table = Table("story", "cases", "for example")
+    for story, numbers in sorted(summary.stories.items()):
+        table.add_row(story, str(len(numbers)), ", ".join(numbers[:3]))
+    out.print(table)
+
+
+def _stored_events(settings: Settings) -> int:
+    ledger = Ledger(settings)
+    try:
+        return ledger.recorder.max_notification_id() or 0
+    finally:
+        ledger.close()
+
+
+@case_app.command("show")
+def case_show(
+    reference: Annotated[str, typer.Argument(help="Case number (XF-2025-00123) or id.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Show the record as it stood then (ISO date or date-time)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A case's current state, or as the record stood at an earlier instant."""
+    with _ledger() as ledger:
+        case_id = ledger.find_case_id(reference)
+        if as_of is None:
+            case = ledger.get_case(case_id)
+        else:
+            case = ledger.case_as_of(case_id, parse_instant(as_of, ledger.zone))
+        view = plain(case_view(ledger, case))
+    if as_json:
+        out.print_json(json.dumps(view, ensure_ascii=False))
+        return
+    title = f"{view['case_number']}  {view['stage']}"
+    if as_of:
+        title += f"  (as recorded at {as_of})"
+    table = Table(title=title, show_header=False)
+    for key, value in view.items():
+        table.add_row(key, _cell(value))
+    out.print(table)
+
+
+@case_app.command("history")
+def case_history(
+    reference: Annotated[str, typer.Argument(help="Case number (XF-2025-00123) or id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every fact recorded on a case, in order: what, who, when it happened, when written."""
+    with _ledger() as ledger:
+        case_id = ledger.find_case_id(reference)
+        events = [plain(e) for e in history_view(ledger, case_id, Names(ledger))]
+    if as_json:
+        out.print_json(json.dumps(events, ensure_ascii=False))
+        return
+    table = Table("v", "event", "occurred", "recorded", "actor", "unit", "details")
+    for e in events:
+        table.add_row(
+            str(e["version"]),
+            e["type"],
+            e["occurred_at"][:16],
+            e["recorded_at"][:16],
+            e["actor"] or "",
+            e["actor_unit"] or "",
+            _cell(e["data"]),
+        )
+    out.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) on the configured database."""
+    import uvicorn
+
+    from api.http import create_app
+
+    settings = _settings()
+    out.print(f"Serving the ledger in {_where(settings)} on http://{host}:{port}/docs")
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else str(value)
+
+
+def main() -> None:  # pragma: no cover - the console script
+    sys.exit(app())

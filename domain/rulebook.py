@@ -156,6 +156,8 @@ class ClockRule(_Rule):
       is judged late (a window, e.g. the 5-working-day jurisdiction objection).
     - ``restart_on_transfer``: whether a transfer (a further ``Routed``) starts the clock
       again for the receiving unit.
+    - ``not_started_after``: once one of these has happened on the case, the clock no longer
+      starts (a transfer after 受理 starts no new acknowledgement clock: the case is accepted).
     - ``excluded_pause_reasons``: pauses (中止) whose whole days are not counted.
     - ``max_extensions`` / ``max_extension_days``: how many extensions (延期) count and
       for how many days in all.
@@ -166,6 +168,7 @@ class ClockRule(_Rule):
     starts_on: EventMatch
     stops_on: tuple[EventMatch, ...] = Field(min_length=1)
     cancelled_on: tuple[EventMatch, ...] = ()
+    not_started_after: tuple[EventMatch, ...] = ()
     limit_days: int | Literal["from_notice"]
     day_unit: DayUnit
     start_day_counts: Annotated[bool, Strict()]
@@ -218,6 +221,10 @@ class ClockRule(_Rule):
 
     def cancels(self, event_type: str, level: str | None = None) -> bool:
         return any(m.matches(event_type, level) for m in self.cancelled_on)
+
+    def bars_start(self, event_type: str, level: str | None = None) -> bool:
+        """True if, once this event has happened, the clock never starts again."""
+        return any(m.matches(event_type, level) for m in self.not_started_after)
 
     def excludes_pause(self, reason: str) -> bool:
         """True if a pause for ``reason`` (听证, 鉴定, …) is not counted against this clock."""

@@ -1,0 +1,172 @@
+"""Facts as projectors read them: stored rows decoded straight from the events table.
+
+Projectors do not go through the library's per-event objects (the slow path, see
+EVENTSOURCING-NOTES.md): they read (position, aggregate id, version, topic, state) rows and
+decode the JSON once. Old event versions are upcast with the event classes' own upcasters, so
+the projection sees what the aggregate sees. Ids stay 32-character hex strings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from eventsourcing.utils import resolve_topic
+
+# Stored topics of the aggregates a projector reads; anything else (case-number sequences,
+# snapshots) is skipped.
+CASE_TOPIC_PREFIX = "domain.case:Case."
+DIRECTORY_TOPIC_PREFIXES = ("domain.directory:Unit.", "domain.directory:Person.")
+PROVENANCE = (
+    "timestamp",
+    "originator_topic",
+    "occurred_at",
+    "actor",
+    "actor_unit",
+    "on_behalf_of",
+    "command_id",
+    "correlation_id",
+    "causation_id",
+)
+
+
+@dataclass(slots=True)
+class Fact:
+    """One stored event: where it is in the log, whose it is, what it says."""
+
+    position: int
+    aggregate_id: str
+    version: int
+    kind: str  # "Case", "Unit" or "Person"
+    type: str  # the event class name, e.g. "Accepted"
+    recorded_at: datetime
+    occurred_at: datetime
+    actor: str | None
+    actor_unit: str | None
+    on_behalf_of: str | None
+    command_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def originator_version(self) -> int:
+        return self.version
+
+    def __getattr__(self, name: str) -> Any:
+        """Fields of the event itself read like attributes (so the aggregate's own evolve
+        functions can fold facts)."""
+        try:
+            return self.data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _decode_value(d: dict[str, Any]) -> Any:
+    kind = d.get("_type_")
+    if kind is None or len(d) != 2:
+        return d
+    value = d["_data_"]
+    if kind == "uuid_hex":
+        return value
+    if kind == "datetime_iso":
+        return datetime.fromisoformat(value)
+    if kind == "date_iso":
+        return date.fromisoformat(value)
+    if kind == "decimal_str":
+        return Decimal(value)
+    raise ValueError(f"stored value of unknown type {kind!r}")
+
+
+_decoder = json.JSONDecoder(object_hook=_decode_value)
+
+
+@cache
+def _event_class(topic: str) -> type:
+    return resolve_topic(topic)  # type: ignore[no-any-return]
+
+
+def _upcast(topic: str, state: dict[str, Any]) -> None:
+    cls = _event_class(topic)
+    target = getattr(cls, "class_version", 1)
+    version = state.pop("class_version", 1)
+    while version < target:
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+        version += 1
+
+
+def hex_id(value: Any) -> str:
+    """A stored aggregate id as 32 hex digits, whatever the driver returned."""
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, str):
+        return value.replace("-", "")
+    return value.hex  # type: ignore[no-any-return]
+
+
+def kind_of(topic: str) -> str | None:
+    if topic.startswith(CASE_TOPIC_PREFIX):
+        return "Case"
+    for prefix in DIRECTORY_TOPIC_PREFIXES:
+        if topic.startswith(prefix):
+            return prefix.split(":")[1].rstrip(".")
+    return None
+
+
+def decode(row: Sequence[Any]) -> Fact | None:
+    """(id, originator_id, originator_version, topic, state) → a Fact, or None if the row is
+    not a case or directory event."""
+    position, originator_id, version, topic, state = row
+    kind = kind_of(topic)
+    if kind is None:
+        return None
+    data = _decoder.decode(bytes(state).decode("utf-8"))
+    _upcast(topic, data)
+    recorded_at = data.pop("timestamp")
+    fact = Fact(
+        position=position,
+        aggregate_id=hex_id(originator_id),
+        version=version,
+        kind=kind,
+        type=topic.rsplit(".", 1)[1],
+        recorded_at=recorded_at,
+        occurred_at=data.pop("occurred_at"),
+        actor=data.pop("actor"),
+        actor_unit=data.pop("actor_unit"),
+        on_behalf_of=data.pop("on_behalf_of"),
+        command_id=data.pop("command_id"),
+    )
+    for key in PROVENANCE:
+        data.pop(key, None)
+    fact.data = data
+    return fact
+
+
+def decode_all(rows: Iterable[Sequence[Any]]) -> Iterator[Fact]:
+    for row in rows:
+        fact = decode(row)
+        if fact is not None:
+            yield fact
+
+
+def with_corrections(facts: Sequence[Fact]) -> list[Fact]:
+    """The case's facts as corrected: each ``Corrected`` patches one field of the fact it
+    names (the latest correction wins); the corrections themselves are kept in sequence."""
+    patched = list(facts)
+    by_version = {f.version: i for i, f in enumerate(patched)}
+    for f in facts:
+        if f.type != "Corrected":
+            continue
+        i = by_version.get(f.data["corrects_version"])
+        if i is None:
+            continue
+        target = patched[i]
+        name, value = f.data["field"], f.data["new_value"]
+        if name == "occurred_at":
+            patched[i] = replace(target, occurred_at=value, data=dict(target.data))
+        else:
+            patched[i] = replace(target, data={**target.data, name: value})
+    return patched

@@ -1,0 +1,578 @@
+"""Judging one case: its facts under a rulebook → clocks, custody chain, patterns, summary.
+
+A pure function of (the case's facts, the rule set, the directory as recorded). It reads no
+clock: what is still running is left open (``end is None``) and measured by the reader
+against the instant it asks about, so the same judgment serves "now" and any past instant.
+
+How delay is attributed (DOMAIN.md, "Accountability"): the case's life is cut into custody
+intervals at every fact. Each interval has the unit holding the case, its handler, the
+leader in charge, the stage, and the *governing clock*: of the clocks running against the
+holder and accruing overdue time, the one with the earliest deadline in force at that moment.
+Time of an interval past that deadline's end is overdue time of the holder, the handler and
+(jointly) the leader. Time the rulebook excludes (a pause for a reason it names, the
+petitioner's own windows) is marked and counted against nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from domain.calendar import CalendarYearUnknown
+from domain.case import Case
+from domain.deadlines import allowed_extension_days, deadline_end, local_date
+from domain.rulebook import ClockRule, RuleSet
+from domain.workflow import HELD, Stage
+from projections.directory import Directory
+from projections.facts import Fact, with_corrections
+
+RECEIVED = "已收件"
+"""The stage of the time between receipt and registration (the office holds a letter)."""
+PETITIONERS_TIME = "petitioner"
+OVERTURNING = frozenset({"撤销", "部分变更"})
+PETITIONER_WINDOW_STAGES = frozenset({Stage.REPLIED, Stage.REVIEWED})
+
+
+@dataclass
+class ClockRun:
+    """One running of one clock (时限) on the case."""
+
+    clock: str
+    key: int  # the notice number for per-notice clocks (督办), else 0
+    held_by: str  # "holder" | "petitioner" | "supervised_unit"
+    unit: str | None  # the unit it runs against (None for the petitioner's own time)
+    started_at: datetime
+    accrues_overdue: bool
+    notice_deadline: date | None = None
+    extensions: list[int] = field(default_factory=list)
+    extension_days: int = 0  # what counts of the extensions granted (capped by the rulebook)
+    pause_days: int = 0
+    paused_since: datetime | None = None
+    paused_for: str | None = None
+    stopped_at: datetime | None = None
+    ended_by: str | None = None  # the event type that stopped or cancelled it
+    cancelled: bool = False
+    deadline: date | None = None
+    deadline_end: datetime | None = None
+    unknown_year: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.stopped_at is None
+
+    @property
+    def late(self) -> bool | None:
+        """Stopped after its deadline's end (None while running or not computable)."""
+        if self.stopped_at is None or self.deadline_end is None or self.cancelled:
+            return None
+        return self.stopped_at >= self.deadline_end
+
+
+@dataclass
+class Interval:
+    """One stretch of custody (责任链的一段)."""
+
+    seq: int
+    holder_unit: str | None
+    handler: str | None
+    leader: str | None
+    stage: str
+    start: datetime
+    end: datetime | None
+    clock: str | None
+    deadline: date | None
+    deadline_end: datetime | None
+    unknown_year: int | None
+    excluded: str | None  # why the time counts against nobody, if it does not
+    extension_days: int
+    pause_days: int
+
+    def same_custody(self, other: Interval) -> bool:
+        keys = ("holder_unit", "handler", "leader", "stage", "clock", "deadline", "excluded")
+        keys += ("unknown_year",)
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+
+@dataclass
+class Pattern:
+    """A pattern an inspector looks for, found in one case."""
+
+    kind: str
+    unit: str | None
+    person: str | None
+    at: datetime
+    detail: dict[str, Any]
+
+
+@dataclass
+class Judgment:
+    case_id: str
+    summary: dict[str, Any]
+    petitioners: list[str]
+    intervals: list[Interval]
+    runs: list[ClockRun]
+    patterns: list[Pattern]
+
+
+class _Clocks:
+    """The clocks of one case under the rule set, advanced fact by fact."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self.runs: list[ClockRun] = []
+        self.barred: set[str] = set()
+
+    def running(self) -> list[ClockRun]:
+        return [r for r in self.runs if r.running]
+
+    def advance(self, fact: Fact, state: SimpleNamespace) -> None:
+        level = fact.data.get("level")
+        notice = fact.data.get("notice_no")
+        for name, rule in self.rules.rulebook.clocks.items():
+            for run in [r for r in self.running() if r.clock == name]:
+                if notice is not None and run.key and run.key != notice:
+                    continue
+                if rule.stops(fact.type, level):
+                    self._end(run, fact, rule, stop=True)
+                elif rule.cancels(fact.type, level):
+                    self._end(run, fact, rule, stop=False)
+            if rule.starts(fact.type, level) and name not in self.barred:
+                run = self._start(name, rule, fact, state)
+                if run is not None and rule.stops(fact.type, level):
+                    self._end(run, fact, rule, stop=True)  # e.g. 登记: from receipt to record
+            if rule.bars_start(fact.type, level):
+                self.barred.add(name)
+        if fact.type == "ExtensionDecided" and fact.data["days_granted"] > 0:
+            for run in self.running():
+                if self.rules.rulebook.clock(run.clock).max_extension_days > 0:
+                    run.extensions.append(fact.data["days_granted"])
+                    self._compute_deadline(run)
+        elif fact.type == "ClockPaused":
+            for run in self.running():
+                run.paused_since, run.paused_for = fact.occurred_at, fact.data["reason"]
+        elif fact.type == "ClockResumed":
+            for run in self.running():
+                if run.paused_since is not None and run.paused_for is not None:
+                    try:
+                        run.pause_days += self.rules.pause_days(
+                            run.clock, run.paused_for, run.paused_since, fact.occurred_at
+                        )
+                    except CalendarYearUnknown as e:
+                        run.unknown_year = e.year
+                    run.paused_since = run.paused_for = None
+                    self._compute_deadline(run)
+
+    def _start(
+        self, name: str, rule: ClockRule, fact: Fact, state: SimpleNamespace
+    ) -> ClockRun | None:
+        key = fact.data.get("notice_no") or 0
+        for run in self.running():
+            if run.clock == name and run.key == key:
+                if not rule.restart_on_transfer:
+                    return None  # already running: the deadline binds the case
+                run.stopped_at, run.ended_by, run.cancelled = fact.occurred_at, fact.type, True
+        if rule.held_by == "supervised_unit":
+            unit = fact.data["supervised_unit"]
+        elif rule.held_by == "petitioner":
+            unit = None
+        elif fact.type == "Routed" or fact.type == "AppealFiled":
+            unit = fact.data["to_unit"]
+        else:
+            unit = state.holder_unit if hasattr(state, "holder_unit") else fact.actor_unit
+        run = ClockRun(
+            clock=name,
+            key=key,
+            held_by=rule.held_by,
+            unit=unit,
+            started_at=_at(fact, rule.starts_on.at),
+            accrues_overdue=rule.accrues_overdue,
+            notice_deadline=fact.data.get("deadline") if rule.fixed_limit is None else None,
+        )
+        self._compute_deadline(run)
+        self.runs.append(run)
+        return run
+
+    def _end(self, run: ClockRun, fact: Fact, rule: ClockRule, *, stop: bool) -> None:
+        matches = rule.stops_on if stop else rule.cancelled_on
+        at = next(m.at for m in matches if m.matches(fact.type, fact.data.get("level")))
+        run.stopped_at = max(_at(fact, at), run.started_at)
+        run.ended_by = fact.type
+        run.cancelled = not stop
+
+    def _compute_deadline(self, run: ClockRun) -> None:
+        rule = self.rules.rulebook.clock(run.clock)
+        run.extension_days = allowed_extension_days(
+            run.extensions,
+            max_extension_days=rule.max_extension_days,
+            max_extensions=rule.max_extensions,
+        )
+        try:
+            run.deadline = self.rules.deadline(
+                run.clock,
+                run.started_at,
+                notice_deadline=run.notice_deadline,
+                extensions_granted=run.extensions,
+                pause_days=run.pause_days,
+            )
+        except CalendarYearUnknown as e:
+            run.deadline, run.deadline_end, run.unknown_year = None, None, e.year
+            return
+        run.deadline_end = deadline_end(run.deadline, self.rules.rulebook.tz)
+        run.unknown_year = None
+
+    def governing(self, holder: str | None) -> ClockRun | None:
+        """The clock the holder answers to now: the earliest deadline among its duties."""
+        duties = [r for r in self.running() if r.accrues_overdue and r.held_by == "holder"]
+        if not duties or holder is None:
+            return None
+        known = [r for r in duties if r.deadline_end is not None]
+        if known:
+            return min(known, key=lambda r: r.deadline_end or r.started_at)
+        return duties[0]
+
+
+def _at(fact: Fact, which: str) -> datetime:
+    if which == "occurred_at":
+        return fact.occurred_at
+    if which == "recorded_at":
+        return fact.recorded_at
+    value = fact.data[which]
+    assert isinstance(value, datetime)
+    return value
+
+
+def _fold(state: SimpleNamespace, fact: Fact) -> None:
+    """Evolve the case state with the aggregate's own rules (one source of truth)."""
+    event_class = getattr(Case, fact.type)
+    if fact.type == "Registered":
+        event_class.apply(fact, state)
+    elif fact.type != "Corrected":  # corrections are already applied to the facts
+        event_class.evolve(fact, state)
+
+
+def judge_case(facts: Sequence[Fact], rules: RuleSet, directory: Directory) -> Judgment:
+    """Judge a case from all its facts (in version order) under ``rules``."""
+    facts = with_corrections(sorted(facts, key=lambda f: f.version))
+    registered = facts[0]
+    if registered.type != "Registered":
+        raise ValueError(f"case {registered.aggregate_id} does not start with its registration")
+    book = rules.rulebook
+    state = SimpleNamespace()
+    clocks = _Clocks(rules)
+    intervals: list[Interval] = []
+    patterns: list[Pattern] = []
+    summary: dict[str, Any] = _summary_start(registered, rules, directory)
+    route_trail: list[str] = [registered.data["registering_office"]]
+    last_decider: str | None = None
+    t_prev = registered.data["received_at"]
+
+    def open_interval(at: datetime) -> None:
+        stage_now = state.stage
+        if stage_now not in HELD and stage_now not in PETITIONER_WINDOW_STAGES:
+            return  # ended: nobody holds the case
+        petitioners_time = stage_now in PETITIONER_WINDOW_STAGES
+        holder = None if petitioners_time else state.holder_unit
+        run = clocks.governing(holder)
+        excluded = PETITIONERS_TIME if petitioners_time else None
+        paused_for = run.paused_for if run is not None else None
+        if run is not None and paused_for and book.clock(run.clock).excludes_pause(paused_for):
+            excluded = f"paused:{paused_for}"
+        intervals.append(
+            Interval(
+                seq=len(intervals),
+                holder_unit=holder,
+                handler=None if petitioners_time else state.handler,
+                leader=state.leader,
+                stage=str(stage_now),
+                start=at,
+                end=None,
+                clock=run.clock if run else None,
+                deadline=run.deadline if run else None,
+                deadline_end=run.deadline_end if run else None,
+                unknown_year=run.unknown_year if run else None,
+                excluded=excluded,
+                extension_days=run.extension_days if run else 0,
+                pause_days=run.pause_days if run else 0,
+            )
+        )
+
+    for fact in facts:
+        t = max(fact.occurred_at, t_prev)
+        if intervals and intervals[-1].end is None:
+            intervals[-1].end = t
+        clocks.advance(fact, state)
+        _fold(state, fact)
+        if fact.type == "Registered":
+            _received(intervals, clocks, fact, t)
+        _observe(fact, t, state, summary, patterns, route_trail, rules)
+        if fact.type == "Replied":
+            last_decider = fact.actor_unit
+        elif fact.type == "AppealDecided":
+            if fact.data["decision"] in OVERTURNING:
+                patterns.append(
+                    Pattern(
+                        "overturned",
+                        last_decider,
+                        None,
+                        t,
+                        {
+                            "level": fact.data["level"],
+                            "decision": fact.data["decision"],
+                            "decided_by": fact.actor_unit,
+                        },
+                    )
+                )
+            last_decider = fact.actor_unit
+        open_interval(t)
+        t_prev = t
+
+    merged: list[Interval] = []
+    for interval in intervals:
+        if interval.end is not None and interval.end <= interval.start and merged:
+            continue  # an instant, not a stretch of custody
+        if merged and merged[-1].same_custody(interval):
+            merged[-1].end = interval.end
+            continue
+        interval.seq = len(merged)
+        merged.append(interval)
+
+    for run in clocks.runs:
+        if not run.accrues_overdue and run.held_by == "holder" and run.late:
+            patterns.append(
+                Pattern(
+                    f"late_{run.clock}",
+                    run.unit,
+                    None,
+                    run.stopped_at or run.started_at,
+                    {
+                        "deadline": run.deadline.isoformat() if run.deadline else None,
+                    },
+                )
+            )
+    _finish_summary(summary, state, clocks, merged, directory, rules, route_trail)
+    return Judgment(
+        case_id=registered.aggregate_id,
+        summary=summary,
+        petitioners=[p["petitioner_id"] for p in registered.data["petitioners"]],
+        intervals=merged,
+        runs=clocks.runs,
+        patterns=patterns,
+    )
+
+
+def _received(intervals: list[Interval], clocks: _Clocks, registered: Fact, t: datetime) -> None:
+    """The stretch from receipt to registration: the office held a letter not yet on record,
+    under whatever clock started at receipt (登记: the same day, by default)."""
+    received_at = registered.data["received_at"]
+    runs = [
+        r
+        for r in clocks.runs
+        if r.started_at == received_at and r.accrues_overdue and r.held_by == "holder"
+    ]
+    run = min(runs, key=lambda r: r.deadline_end or received_at) if runs else None
+    intervals.append(
+        Interval(
+            seq=0,
+            holder_unit=registered.data["registering_office"],
+            handler=None,
+            leader=None,
+            stage=RECEIVED,
+            start=received_at,
+            end=t,
+            clock=run.clock if run else None,
+            deadline=run.deadline if run else None,
+            deadline_end=run.deadline_end if run else None,
+            unknown_year=run.unknown_year if run else None,
+            excluded=None,
+            extension_days=0,
+            pause_days=0,
+        )
+    )
+
+
+def _summary_start(registered: Fact, rules: RuleSet, directory: Directory) -> dict[str, Any]:
+    d = registered.data
+    definitions = rules.rulebook.definitions
+    tz = rules.rulebook.tz
+    received_day = local_date(d["received_at"], tz)
+    return {
+        "case_number": d["case_number"],
+        "registering_office": d["registering_office"],
+        "matter_kind": d["matter_kind"],
+        "channel": d["channel"],
+        "category": d["category"],
+        "petitioner_kind": d["petitioner_kind"],
+        "headcount": d["headcount"],
+        "concerned_unit": d["concerned_unit"],
+        "received_at": d["received_at"],
+        "registered_at": registered.occurred_at,
+        "registered_recorded_at": registered.recorded_at,
+        "registered_position": registered.position,
+        "received_period": definitions.period.containing(received_day).label,
+        "collective": d["headcount"] >= definitions.collective_visit_min_headcount,
+        "confidential": d["matter_kind"] == "检举控告",
+        "transfers": 0,
+        "reopened": 0,
+        "appeals": 0,
+        "accepted_at": None,
+        "accepted_by": None,
+        "replied_at": None,
+        "replied_by": None,
+        "reply_outcome": None,
+        "rating": None,
+        "rated_at": None,
+        "closed_at": None,
+        "last_appeal_decision": None,
+    }
+
+
+def _observe(
+    fact: Fact,
+    t: datetime,
+    state: SimpleNamespace,
+    summary: dict[str, Any],
+    patterns: list[Pattern],
+    route_trail: list[str],
+    rules: RuleSet,
+) -> None:
+    """Facts the summary and the patterns remember."""
+    definitions = rules.rulebook.definitions
+    lag = (fact.recorded_at - fact.occurred_at).total_seconds() / 3600
+    if lag > definitions.backdating_threshold_hours:
+        patterns.append(
+            Pattern(
+                "backdating",
+                fact.actor_unit,
+                fact.actor,
+                fact.recorded_at,
+                {
+                    "event": fact.type,
+                    "version": fact.version,
+                    "hours": round(lag, 1),
+                },
+            )
+        )
+    if fact.type == "Registered":
+        delay = (fact.occurred_at - fact.data["received_at"]).total_seconds() / 3600
+        if delay > definitions.registration_delay_threshold_hours:
+            patterns.append(
+                Pattern(
+                    "late_registration",
+                    fact.actor_unit,
+                    fact.actor,
+                    fact.occurred_at,
+                    {
+                        "hours": round(delay, 1),
+                    },
+                )
+            )
+    elif fact.type == "Routed":
+        summary["transfers"] += 1
+        to_unit = fact.data["to_unit"]
+        ping_pong = definitions.ping_pong
+        if ping_pong.return_counts and to_unit in route_trail and route_trail[-1] != to_unit:
+            patterns.append(
+                Pattern(
+                    "ping_pong",
+                    fact.actor_unit,
+                    fact.actor,
+                    t,
+                    {
+                        "returned_to": to_unit,
+                        "trail": [*route_trail, to_unit],
+                    },
+                )
+            )
+        route_trail.append(to_unit)
+        if summary["transfers"] == ping_pong.max_transfer_hops + 1:
+            patterns.append(
+                Pattern(
+                    "excess_transfers",
+                    fact.actor_unit,
+                    fact.actor,
+                    t,
+                    {
+                        "transfers": summary["transfers"],
+                        "allowed": ping_pong.max_transfer_hops,
+                    },
+                )
+            )
+    elif fact.type == "ObjectionDecided" and fact.data["agreed"]:
+        route_trail.append(state.holder_unit)
+    elif fact.type == "Accepted":
+        summary["accepted_at"] = summary["accepted_at"] or t
+        summary["accepted_by"] = summary["accepted_by"] or fact.actor_unit
+    elif fact.type == "Replied":
+        summary.update(
+            replied_at=t,
+            replied_by=fact.actor_unit,
+            reply_outcome=fact.data["outcome"],
+            rating=None,
+            rated_at=None,
+        )
+    elif fact.type == "Rated":
+        summary.update(rating=fact.data["rating"], rated_at=t)
+    elif fact.type == "AppealFiled":
+        summary["appeals"] += 1
+    elif fact.type == "AppealDecided":
+        summary["last_appeal_decision"] = fact.data["decision"]
+    elif fact.type in ("Closed", "MergedInto", "Withdrawn"):
+        summary["closed_at"] = t
+    elif fact.type == "Reopened":
+        summary["reopened"] += 1
+        summary["closed_at"] = None
+
+
+def _finish_summary(
+    summary: dict[str, Any],
+    state: SimpleNamespace,
+    clocks: _Clocks,
+    intervals: list[Interval],
+    directory: Directory,
+    rules: RuleSet,
+    route_trail: list[str],
+) -> None:
+    book = rules.rulebook
+    tz = book.tz
+    definitions = book.definitions
+    current = intervals[-1] if intervals and intervals[-1].end is None else None
+    summary.update(
+        stage=str(state.stage),
+        holder_unit=current.holder_unit if current else None,
+        handler=current.handler if current else None,
+        leader=state.leader,
+        clock=current.clock if current else None,
+        deadline=current.deadline if current else None,
+        deadline_end=current.deadline_end if current else None,
+        unknown_year=current.unknown_year if current else None,
+        excluded=current.excluded if current else None,
+        merged_into=state.merged_into,
+    )
+    competent = summary["accepted_by"] or (route_trail[1] if len(route_trail) > 1 else None)
+    summary["competent_unit"] = competent
+    summary["skip_level"] = bool(
+        competent
+        and directory.levels_above(
+            summary["registering_office"], competent, summary["registered_position"]
+        )
+        > definitions.skip_level.allowed_levels_above_competent
+    )
+    for key, name in (
+        ("accepted_period", "accepted_at"),
+        ("replied_period", "replied_at"),
+        ("closed_period", "closed_at"),
+        ("registered_period", "registered_at"),
+    ):
+        at = summary[name]
+        summary[key] = definitions.period.containing(local_date(at, tz)).label if at else None
+    fcs = definitions.first_contact_settlement
+    run = next((r for r in clocks.runs if r.clock == fcs.clock and not r.cancelled), None)
+    summary["first_contact_settled"] = bool(
+        run is not None
+        and run.late is False
+        and summary["transfers"] <= fcs.max_transfers + 1  # the first routing is no transfer
+        and (not fcs.without_appeal or summary["appeals"] == 0)
+    )

@@ -1,0 +1,235 @@
+"""The projector: reads the log in order and keeps a view set's rows up to date.
+
+Exactly once, by construction: each batch's rows and the view set's new position are written
+in one transaction, and the position is advanced by compare-and-set, so a projector that
+crashes anywhere neither loses nor repeats a fact, and two projectors on one view set cannot
+both apply a batch. A fact it cannot judge stops it loudly: the error is recorded on the view
+set, naming the fact, and nothing of that batch is written.
+
+A case is always re-judged from all of its facts up to the batch's end (a correction can change
+an earlier fact, and a clock's deadline depends on everything before it), so the rows are a
+pure function of (facts, rulebook) whichever way they were reached: incrementally, in a full
+rebuild, or for a past instant.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from domain.rulebook import RuleSet
+from projections import log, schema
+from projections.directory import Directory
+from projections.facts import Fact
+from projections.judge import judge_case
+from projections.rows import case_rows, directory_rows
+
+Include = Callable[[Fact], bool]
+"""Which facts count (all, or those recorded by an instant)."""
+
+
+class ProjectorStopped(RuntimeError):
+    """A fact could not be projected; the projector stops instead of skipping it."""
+
+
+class PositionMoved(RuntimeError):
+    """Another projector advanced this view set first; this batch was not applied."""
+
+
+def _all(_: Fact) -> bool:
+    return True
+
+
+@dataclass
+class ViewSet:
+    id: str
+    rulebook_name: str
+    status: str
+    position: int
+    target_position: int | None
+
+
+def create_view_set(
+    conn: sa.Connection, view_set: str, rules: RuleSet, digest: str, *, status: str
+) -> None:
+    conn.execute(
+        schema.view_sets.insert().values(
+            id=view_set,
+            rulebook_name=rules.rulebook.name,
+            rulebook_version=rules.rulebook.version,
+            rulebook_digest=digest,
+            status=status,
+            position=0,
+            calendar_years=",".join(str(y) for y in sorted(rules.calendar.known_years)),
+            created_s=time.time(),
+        )
+    )
+
+
+def get_view_set(conn: sa.Connection, view_set: str) -> ViewSet | None:
+    row = conn.execute(
+        sa.select(
+            schema.view_sets.c.id,
+            schema.view_sets.c.rulebook_name,
+            schema.view_sets.c.status,
+            schema.view_sets.c.position,
+            schema.view_sets.c.target_position,
+        ).where(schema.view_sets.c.id == view_set)
+    ).first()
+    return None if row is None else ViewSet(*row)
+
+
+def _advance(conn: sa.Connection, view_set: str, old: int, new: int) -> None:
+    result = conn.execute(
+        schema.view_sets.update()
+        .where(schema.view_sets.c.id == view_set, schema.view_sets.c.position == old)
+        .values(position=new)
+    )
+    if result.rowcount != 1:
+        raise PositionMoved(f"view set {view_set} is no longer at position {old}")
+
+
+def write_cases(
+    conn: sa.Connection,
+    view_set: str,
+    case_facts: dict[str, list[Fact]],
+    rules: RuleSet,
+    directory: Directory,
+) -> None:
+    """Replace the rows of these cases with their judgment from these facts."""
+    if not case_facts:
+        return
+    ids = list(case_facts)
+    for table in schema.CASE_TABLES:
+        for chunk in _chunks(ids, 500):
+            conn.execute(
+                table.delete().where(table.c.view_set == view_set, table.c.case_id.in_(chunk))
+            )
+    batches: dict[str, list[dict[str, object]]] = {t.name: [] for t in schema.CASE_TABLES}
+    for case_id, facts in case_facts.items():
+        try:
+            judgment = judge_case(facts, rules, directory)
+        except Exception as e:
+            last = facts[-1]
+            raise ProjectorStopped(
+                f"case {case_id}: cannot project fact {last.type} v{last.version} "
+                f"at position {last.position}: {type(e).__name__}: {e}"
+            ) from e
+        for name, rows in case_rows(view_set, judgment, rules).items():
+            batches[name].extend(rows)
+    for table in schema.CASE_TABLES:
+        if batches[table.name]:
+            conn.execute(table.insert(), batches[table.name])
+
+
+def write_directory(conn: sa.Connection, view_set: str, directory: Directory) -> None:
+    for table in schema.DIRECTORY_TABLES:
+        conn.execute(table.delete().where(table.c.view_set == view_set))
+    for name, rows in directory_rows(view_set, directory).items():
+        if rows:
+            conn.execute(schema.metadata.tables[name].insert(), rows)
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class Projector:
+    """Keeps one view set up to date with the log, batch by batch."""
+
+    def __init__(
+        self,
+        source: sa.Engine,
+        target: sa.Engine,
+        rules: RuleSet,
+        view_set: str,
+        *,
+        batch_size: int = 500,
+        include: Include = _all,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.rules = rules
+        self.view_set = view_set
+        self.batch_size = batch_size
+        self.include = include
+        self.directory: Directory | None = None
+
+    def _load_directory(self, up_to: int) -> Directory:
+        directory = Directory()
+        with self.source.connect() as conn:
+            for fact in log.all_facts(conn, up_to=up_to):
+                if fact.kind != "Case" and self.include(fact):
+                    directory.apply(fact)
+        return directory
+
+    def step(self) -> int:
+        """Project the next batch; returns how many log rows it advanced over (0: caught up)."""
+        with self.target.begin() as out:
+            current = get_view_set(out, self.view_set)
+            if current is None:
+                raise ProjectorStopped(f"no view set {self.view_set}")
+            position = current.position
+            if self.directory is None:
+                self.directory = self._load_directory(position)
+            with self.source.connect() as src:
+                facts, last = log.facts_after(src, position, self.batch_size)
+                facts = [f for f in facts if self.include(f)]
+                touched = [f for f in facts if f.kind == "Case"]
+                case_ids = list(dict.fromkeys(f.aggregate_id for f in touched))
+                grouped = log.facts_of(src, case_ids)
+            if last == position:
+                return 0
+            try:
+                directory_changed = False
+                for fact in facts:
+                    if fact.kind != "Case":
+                        self.directory.apply(fact)
+                        directory_changed = True
+                if directory_changed:
+                    write_directory(out, self.view_set, self.directory)
+                case_facts = {
+                    cid: [f for f in grouped.get(cid, []) if f.position <= last and self.include(f)]
+                    for cid in case_ids
+                }
+                write_cases(out, self.view_set, case_facts, self.rules, self.directory)
+                _advance(out, self.view_set, position, last)
+            except BaseException:
+                self.directory = None  # reload: the batch did not happen
+                raise
+            return last - position
+
+    def catch_up(self, *, on_progress: Callable[[int], None] | None = None) -> int:
+        """Project until the end of the log as it is now; returns the position reached."""
+        while True:
+            advanced = self.step()
+            if on_progress is not None and advanced:
+                on_progress(advanced)
+            if advanced == 0:
+                break
+        with self.target.connect() as conn:
+            current = get_view_set(conn, self.view_set)
+            assert current is not None
+            return current.position
+
+    def record_error(self, error: BaseException) -> None:
+        with self.target.begin() as conn:
+            conn.execute(
+                schema.view_sets.update()
+                .where(schema.view_sets.c.id == self.view_set)
+                .values(error=str(error))
+            )
+
+
+def recorded_by(instant: datetime) -> Include:
+    """Only facts written by ``instant``: what the record said then."""
+
+    def include(fact: Fact) -> bool:
+        return fact.recorded_at <= instant
+
+    return include

@@ -1,0 +1,445 @@
+"""The views people ask for, as SQL over one view set, measured at an instant.
+
+``now`` is a parameter of every view that depends on time: the live views pass the current
+instant, a view "as of" an instant passes that instant (over a view set built only from the
+facts recorded by then). Overdue time of an interval [start, end) with deadline end D is
+``max(0, min(end, now) - max(start, D))``, the same SQL on both databases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import GenericFunction
+
+from domain.deadlines import duration_in_days
+from domain.rulebook import RuleSet
+from projections import schema
+
+DAY_S = 86_400.0
+
+
+class greatest(GenericFunction[float]):
+    inherit_cache = True
+    type = sa.Float()
+
+
+class least(GenericFunction[float]):
+    inherit_cache = True
+    type = sa.Float()
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(least, "sqlite")
+def _least_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"min({compiler.process(element.clauses, **kw)})"
+
+
+def at(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def days(seconds: float, decimals: int = 1) -> Decimal:
+    from datetime import timedelta
+
+    return duration_in_days(timedelta(seconds=seconds), decimals)
+
+
+def overdue_expr(table: sa.Table, now: float) -> sa.ColumnElement[float]:
+    """Overdue seconds of a custody interval at ``now`` (0 when excluded or not computable)."""
+    end = least(sa.func.coalesce(table.c.end_s, now), now)
+    late_from = greatest(table.c.start_s, table.c.deadline_end_s)
+    return sa.case(
+        (
+            sa.and_(table.c.excluded.is_(None), table.c.deadline_end_s.is_not(None)),
+            greatest(end - late_from, 0.0),
+        ),
+        else_=0.0,
+    )
+
+
+def _run_overdue_expr(now: float) -> sa.ColumnElement[float]:
+    r = schema.clock_runs
+    end = least(sa.func.coalesce(r.c.stopped_s, now), now)
+    return sa.case(
+        (
+            sa.and_(r.c.deadline_end_s.is_not(None), r.c.cancelled.is_(False)),
+            greatest(end - r.c.deadline_end_s, 0.0),
+        ),
+        else_=0.0,
+    )
+
+
+class Views:
+    """Every view of one view set, for one rule set."""
+
+    def __init__(self, engine: sa.Engine, view_set: str, rules: RuleSet) -> None:
+        self.engine = engine
+        self.view_set = view_set
+        self.rules = rules
+        self.decimals = rules.rulebook.definitions.overdue_display.decimals
+
+    # ------------------------------------------------------------------ one case
+
+    def case_summary(self, case_id: str, now: datetime) -> dict[str, Any] | None:
+        c = schema.cases
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(c).where(c.c.view_set == self.view_set, c.c.case_id == case_id)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            repeat = self._repeat_of(conn, [case_id]).get(case_id)
+        out = dict(row)
+        out.pop("view_set")
+        n = now.timestamp()
+        deadline_end = row["deadline_end_s"]
+        if row["unknown_year"] is not None:
+            out["deadline_status"] = (
+                f"not yet computable: the {row['unknown_year']} calendar is not loaded"
+            )
+        elif deadline_end is None:
+            out["deadline_status"] = "no clock running"
+        elif row["excluded"] is not None:
+            out["deadline_status"] = f"clock stopped ({row['excluded']})"
+        elif n <= deadline_end:
+            out["deadline_status"] = "running"
+            out["time_left_days"] = days(deadline_end - n, self.decimals)
+        else:
+            out["deadline_status"] = "overdue"
+            out["overdue_days"] = days(n - deadline_end, self.decimals)
+        out["repeat_of"] = repeat
+        out["flags"] = [
+            flag
+            for flag, on in (
+                ("repeat", repeat is not None),
+                ("collective", row["collective"]),
+                ("skip_level", row["skip_level"]),
+                ("confidential", row["confidential"]),
+            )
+            if on
+        ]
+        return out
+
+    def chain(self, case_id: str, now: datetime) -> list[dict[str, Any]]:
+        """The responsibility chain: custody intervals, each with its deadline and overdue part."""
+        t = schema.custody
+        n = now.timestamp()
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    sa.select(t, overdue_expr(t, n).label("overdue_s"))
+                    .where(t.c.view_set == self.view_set, t.c.case_id == case_id, t.c.start_s <= n)
+                    .order_by(t.c.seq)
+                )
+                .mappings()
+                .all()
+            )
+        chain = []
+        for r in rows:
+            end = min(r["end_s"], n) if r["end_s"] is not None else n
+            chain.append(
+                {
+                    "seq": r["seq"],
+                    "holder_unit": r["holder_unit"],
+                    "handler": r["handler"],
+                    "leader": r["leader"],
+                    "stage": r["stage"],
+                    "from": at(r["start_s"]),
+                    "to": at(r["end_s"]) if r["end_s"] is not None and r["end_s"] <= n else None,
+                    "clock": r["clock"],
+                    "deadline": r["deadline"],
+                    "deadline_status": _deadline_status(r["unknown_year"], r["excluded"]),
+                    "excluded": r["excluded"],
+                    "extension_days": r["extension_days"],
+                    "pause_days": r["pause_days"],
+                    "time_used_days": days(end - r["start_s"], self.decimals),
+                    "overdue_s": r["overdue_s"],
+                    "overdue_days": days(r["overdue_s"], self.decimals),
+                }
+            )
+        return chain
+
+    def clock_runs(self, case_id: str) -> list[dict[str, Any]]:
+        r = schema.clock_runs
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    sa.select(r)
+                    .where(r.c.view_set == self.view_set, r.c.case_id == case_id)
+                    .order_by(r.c.seq)
+                )
+                .mappings()
+                .all()
+            )
+        return [{k: v for k, v in row.items() if k != "view_set"} for row in rows]
+
+    # ------------------------------------------------------------------ who delayed what
+
+    def who_delayed_what(
+        self, party: str, now: datetime, *, only: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Per unit, person (handler) or leader: cases held, cases held while overdue,
+        overdue days (total and worst), by stage, with the cases behind every number.
+        A leader answers jointly for the overdue time of the cases while in charge."""
+        column = {"unit": "holder_unit", "person": "handler", "leader": "leader"}[party]
+        t = schema.custody
+        n = now.timestamp()
+        per_interval = sa.select(
+            t.c.case_id,
+            t.c[column].label("party"),
+            sa.func.coalesce(t.c.clock, t.c.stage).label("stage"),
+            overdue_expr(t, n).label("overdue_s"),
+        ).where(t.c.view_set == self.view_set, t.c[column].is_not(None), t.c.start_s <= n)
+        parts = [per_interval]
+        if party == "unit":  # a 督办 notice runs its own clock against the supervised unit
+            r = schema.clock_runs
+            parts.append(
+                sa.select(
+                    r.c.case_id,
+                    r.c.unit.label("party"),
+                    r.c.clock.label("stage"),
+                    _run_overdue_expr(n).label("overdue_s"),
+                ).where(
+                    r.c.view_set == self.view_set,
+                    r.c.held_by == "supervised_unit",
+                    r.c.started_s <= n,
+                )
+            )
+        union = sa.union_all(*parts).subquery()
+        query = sa.select(
+            union.c.party, union.c.case_id, union.c.stage, sa.func.sum(union.c.overdue_s)
+        ).group_by(union.c.party, union.c.case_id, union.c.stage)
+        if only is not None:
+            query = query.where(union.c.party.in_(list(only)))
+        c = schema.cases
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            numbers = dict(
+                conn.execute(
+                    sa.select(c.c.case_id, c.c.case_number).where(c.c.view_set == self.view_set)
+                ).all()
+            )
+        parties: dict[str, dict[str, Any]] = {}
+        per_case: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        by_stage: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for who, case_id, stage, overdue in rows:
+            per_case[who][case_id] += overdue or 0.0
+            by_stage[who][stage] += overdue or 0.0
+        for who, cases in per_case.items():
+            overdue_cases = {k: v for k, v in cases.items() if v > 0}
+            total = sum(cases.values())
+            parties[who] = {
+                "party": who,
+                "cases_held": len(cases),
+                "cases_overdue": len(overdue_cases),
+                "overdue_s": total,
+                "overdue_days": days(total, self.decimals),
+                "worst_days": days(max(cases.values(), default=0.0), self.decimals),
+                "by_stage": {
+                    s: days(v, self.decimals) for s, v in sorted(by_stage[who].items()) if v > 0
+                },
+                "cases": sorted(
+                    (
+                        {
+                            "case_id": k,
+                            "case_number": numbers.get(k),
+                            "overdue_days": days(v, self.decimals),
+                        }
+                        for k, v in overdue_cases.items()
+                    ),
+                    key=lambda x: (-x["overdue_days"], x["case_number"] or ""),
+                ),
+            }
+        return sorted(parties.values(), key=lambda p: (-p["overdue_s"], p["party"]))
+
+    # ------------------------------------------------------------------ patterns
+
+    def patterns(self, kind: str | None, now: datetime) -> list[dict[str, Any]]:
+        """推诿, backdating, late objections, overturned replies, ignored 督办, repeats."""
+        p, c = schema.patterns, schema.cases
+        n = now.timestamp()
+        found: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            query = (
+                sa.select(p, c.c.case_number)
+                .join(c, sa.and_(c.c.view_set == p.c.view_set, c.c.case_id == p.c.case_id))
+                .where(p.c.view_set == self.view_set, p.c.at_s <= n)
+            )
+            if kind is not None:
+                query = query.where(p.c.kind == kind)
+            for row in conn.execute(query.order_by(p.c.at_s, p.c.case_id, p.c.seq)).mappings():
+                found.append(
+                    {
+                        "kind": row["kind"],
+                        "case_id": row["case_id"],
+                        "case_number": row["case_number"],
+                        "unit": row["unit"],
+                        "person": row["person"],
+                        "at": at(row["at_s"]),
+                        "detail": json.loads(row["detail"]),
+                    }
+                )
+            if kind in (None, "ignored_supervision"):
+                found.extend(self._ignored_supervision(conn, n))
+            if kind in (None, "repeat"):
+                for case_id, earlier in self._repeat_of(conn, None).items():
+                    found.append(
+                        {
+                            "kind": "repeat",
+                            "case_id": case_id,
+                            "case_number": earlier["case_number"],
+                            "unit": None,
+                            "person": None,
+                            "at": earlier["received_at"],
+                            "detail": {"repeat_of": earlier["earlier_case_number"]},
+                        }
+                    )
+        return found
+
+    def _ignored_supervision(self, conn: sa.Connection, n: float) -> list[dict[str, Any]]:
+        r, c = schema.clock_runs, schema.cases
+        rows = conn.execute(
+            sa.select(r, c.c.case_number)
+            .join(c, sa.and_(c.c.view_set == r.c.view_set, c.c.case_id == r.c.case_id))
+            .where(
+                r.c.view_set == self.view_set,
+                r.c.held_by == "supervised_unit",
+                r.c.started_s <= n,
+                r.c.deadline_end_s < n,
+                sa.or_(r.c.stopped_s.is_(None), r.c.stopped_s > n),
+                r.c.cancelled.is_(False),
+            )
+        ).mappings()
+        return [
+            {
+                "kind": "ignored_supervision",
+                "case_id": row["case_id"],
+                "case_number": row["case_number"],
+                "unit": row["unit"],
+                "person": None,
+                "at": at(row["deadline_end_s"]),
+                "detail": {"notice_no": row["notice_no"], "deadline": str(row["deadline"])},
+            }
+            for row in rows
+        ]
+
+    def _repeat_of(
+        self, conn: sa.Connection, case_ids: Sequence[str] | None
+    ) -> dict[str, dict[str, Any]]:
+        """重复访: the same petitioner on the same matter (category) within the rulebook's
+        window after an earlier case of theirs was closed."""
+        window = self.rules.rulebook.definitions.repeat_petition_window_days * DAY_S
+        later, earlier = schema.case_petitioners.alias("later"), schema.case_petitioners.alias("e")
+        c = schema.cases
+        query = (
+            sa.select(later.c.case_id, earlier.c.case_id, later.c.received_s)
+            .join(
+                earlier,
+                sa.and_(
+                    earlier.c.view_set == later.c.view_set,
+                    earlier.c.petitioner_id == later.c.petitioner_id,
+                    earlier.c.case_id != later.c.case_id,
+                    earlier.c.category == later.c.category,
+                    earlier.c.closed_s.is_not(None),
+                    earlier.c.closed_s <= later.c.received_s,
+                    later.c.received_s - earlier.c.closed_s <= window,
+                ),
+            )
+            .where(later.c.view_set == self.view_set)
+        )
+        if case_ids is not None:
+            query = query.where(later.c.case_id.in_(list(case_ids)))
+        result: dict[str, dict[str, Any]] = {}
+        rows = conn.execute(query).all()
+        if not rows:
+            return result
+        numbers = dict(
+            conn.execute(
+                sa.select(c.c.case_id, c.c.case_number).where(
+                    c.c.view_set == self.view_set,
+                    c.c.case_id.in_({x for row in rows for x in row[:2]}),
+                )
+            ).all()
+        )
+        for later_id, earlier_id, received_s in sorted(rows, key=lambda r: (r[0], r[2], r[1])):
+            result.setdefault(
+                later_id,
+                {
+                    "case_number": numbers[later_id],
+                    "earlier_case_id": earlier_id,
+                    "earlier_case_number": numbers[earlier_id],
+                    "received_at": at(received_s),
+                },
+            )
+        return result
+
+    # ------------------------------------------------------------------ desk
+
+    def desk(
+        self, now: datetime, *, unit: str | None = None, person: str | None = None
+    ) -> list[dict[str, Any]]:
+        """What is on a unit's or person's desk, each with its deadline and time left; the
+        ``warning`` flag marks cases within the rulebook's early-warning window (预警)."""
+        c = schema.cases
+        n = now.timestamp()
+        window = self.rules.rulebook.definitions.early_warning_window_days * DAY_S
+        query = sa.select(c).where(c.c.view_set == self.view_set, c.c.holder_unit.is_not(None))
+        if unit is not None:
+            query = query.where(c.c.holder_unit == unit)
+        if person is not None:
+            query = query.where(c.c.handler == person)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        desk = []
+        for r in rows:
+            end = r["deadline_end_s"]
+            item = {
+                "case_id": r["case_id"],
+                "case_number": r["case_number"],
+                "stage": r["stage"],
+                "handler": r["handler"],
+                "leader": r["leader"],
+                "clock": r["clock"],
+                "deadline": r["deadline"],
+                "deadline_status": _deadline_status(r["unknown_year"], r["excluded"]),
+                "time_left_days": None,
+                "overdue": False,
+                "warning": False,
+            }
+            if end is not None and r["excluded"] is None:
+                item["time_left_days"] = days(end - n, self.decimals)
+                item["overdue"] = n > end
+                item["warning"] = 0 <= end - n <= window
+            desk.append(item)
+        return sorted(
+            desk,
+            key=lambda d: (
+                d["time_left_days"] is None,
+                d["time_left_days"] if d["time_left_days"] is not None else 0,
+                d["case_number"],
+            ),
+        )
+
+
+def _deadline_status(unknown_year: int | None, excluded: str | None) -> str:
+    if unknown_year is not None:
+        return f"not yet computable: the {unknown_year} calendar is not loaded"
+    if excluded is not None:
+        return f"not counted ({excluded})"
+    return "in force"

@@ -1,0 +1,205 @@
+"""Read-model tables (SQLAlchemy Core), on the same database as the events.
+
+Every row belongs to a *view set*: one complete set of views built under one rulebook. The
+live set answers queries while another is built beside it (``petition rebuild``), and
+activation switches the pointer in one transaction.
+
+Instants are stored as seconds since the epoch (``*_s``, UTC) so that overdue arithmetic is
+the same SQL on SQLite and PostgreSQL; deadlines are dates in the rulebook's time zone.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+ID = sa.String(32)
+VIEW_SET = sa.String(80)
+
+
+def _view_set() -> sa.Column[str]:
+    return sa.Column("view_set", VIEW_SET, primary_key=True)
+
+
+view_sets = sa.Table(
+    "rm_view_sets",
+    metadata,
+    sa.Column("id", VIEW_SET, primary_key=True),
+    sa.Column("rulebook_name", sa.String(80), nullable=False),
+    sa.Column("rulebook_version", sa.String(40), nullable=False),
+    sa.Column("rulebook_digest", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # building | ready | live | retired
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("target_position", sa.BigInteger, nullable=True),  # what a rebuild runs up to
+    sa.Column("calendar_years", sa.Text, nullable=False),
+    sa.Column("created_s", sa.Float, nullable=False),
+    sa.Column("activated_s", sa.Float, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),  # the fact a projector could not process
+)
+
+cases = sa.Table(
+    "rm_cases",
+    metadata,
+    _view_set(),
+    sa.Column("case_id", ID, primary_key=True),
+    sa.Column("case_number", sa.String(64), nullable=False),
+    sa.Column("registering_office", ID, nullable=False),
+    sa.Column("matter_kind", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("category", sa.String(500), nullable=False),
+    sa.Column("petitioner_kind", sa.String(8), nullable=False),
+    sa.Column("headcount", sa.Integer, nullable=False),
+    sa.Column("concerned_unit", ID),
+    sa.Column("received_s", sa.Float, nullable=False),
+    sa.Column("registered_s", sa.Float, nullable=False),
+    sa.Column("registered_recorded_s", sa.Float, nullable=False),
+    sa.Column("registered_position", sa.BigInteger, nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("holder_unit", ID),
+    sa.Column("handler", ID),
+    sa.Column("leader", ID),
+    sa.Column("clock", sa.String(40)),
+    sa.Column("deadline", sa.Date),
+    sa.Column("deadline_end_s", sa.Float),
+    sa.Column("unknown_year", sa.Integer),
+    sa.Column("excluded", sa.String(40)),
+    sa.Column("collective", sa.Boolean, nullable=False),
+    sa.Column("confidential", sa.Boolean, nullable=False),
+    sa.Column("skip_level", sa.Boolean, nullable=False),
+    sa.Column("first_contact_settled", sa.Boolean, nullable=False),
+    sa.Column("transfers", sa.Integer, nullable=False),
+    sa.Column("reopened", sa.Integer, nullable=False),
+    sa.Column("appeals", sa.Integer, nullable=False),
+    sa.Column("accepted_s", sa.Float),
+    sa.Column("accepted_by", ID),
+    sa.Column("replied_s", sa.Float),
+    sa.Column("replied_by", ID),
+    sa.Column("reply_outcome", sa.String(16)),
+    sa.Column("rating", sa.String(16)),
+    sa.Column("closed_s", sa.Float),
+    sa.Column("last_appeal_decision", sa.String(16)),
+    sa.Column("competent_unit", ID),
+    sa.Column("merged_into", ID),
+    sa.Column("received_period", sa.String(16), nullable=False),
+    sa.Column("registered_period", sa.String(16)),
+    sa.Column("accepted_period", sa.String(16)),
+    sa.Column("replied_period", sa.String(16)),
+    sa.Column("closed_period", sa.String(16)),
+    sa.Index("rm_cases_number", "view_set", "case_number"),
+    sa.Index("rm_cases_holder", "view_set", "holder_unit"),
+)
+
+case_petitioners = sa.Table(
+    "rm_case_petitioners",
+    metadata,
+    _view_set(),
+    sa.Column("case_id", ID, primary_key=True),
+    sa.Column("petitioner_id", ID, primary_key=True),
+    sa.Column("category", sa.String(500), nullable=False),
+    sa.Column("received_s", sa.Float, nullable=False),
+    sa.Column("closed_s", sa.Float),
+    sa.Index("rm_case_petitioners_petitioner", "view_set", "petitioner_id"),
+)
+
+custody = sa.Table(
+    "rm_custody",
+    metadata,
+    _view_set(),
+    sa.Column("case_id", ID, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("holder_unit", ID),
+    sa.Column("handler", ID),
+    sa.Column("leader", ID),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("start_s", sa.Float, nullable=False),
+    sa.Column("end_s", sa.Float),
+    sa.Column("clock", sa.String(40)),
+    sa.Column("deadline", sa.Date),
+    sa.Column("deadline_end_s", sa.Float),
+    sa.Column("unknown_year", sa.Integer),
+    sa.Column("excluded", sa.String(40)),
+    sa.Column("extension_days", sa.Integer, nullable=False),
+    sa.Column("pause_days", sa.Integer, nullable=False),
+    sa.Index("rm_custody_holder", "view_set", "holder_unit"),
+    sa.Index("rm_custody_handler", "view_set", "handler"),
+    sa.Index("rm_custody_leader", "view_set", "leader"),
+)
+
+clock_runs = sa.Table(
+    "rm_clock_runs",
+    metadata,
+    _view_set(),
+    sa.Column("case_id", ID, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("clock", sa.String(40), nullable=False),
+    sa.Column("notice_no", sa.Integer, nullable=False),
+    sa.Column("held_by", sa.String(16), nullable=False),
+    sa.Column("unit", ID),
+    sa.Column("accrues_overdue", sa.Boolean, nullable=False),
+    sa.Column("started_s", sa.Float, nullable=False),
+    sa.Column("stopped_s", sa.Float),
+    sa.Column("ended_by", sa.String(40)),
+    sa.Column("cancelled", sa.Boolean, nullable=False),
+    sa.Column("deadline", sa.Date),
+    sa.Column("deadline_end_s", sa.Float),
+    sa.Column("unknown_year", sa.Integer),
+    sa.Column("extension_days", sa.Integer, nullable=False),
+    sa.Column("pause_days", sa.Integer, nullable=False),
+    sa.Column("late", sa.Boolean),
+    sa.Column("started_period", sa.String(16), nullable=False),
+    sa.Column("stopped_period", sa.String(16)),
+    sa.Column("deadline_period", sa.String(16)),
+    sa.Index("rm_clock_runs_unit", "view_set", "unit", "clock"),
+)
+
+patterns = sa.Table(
+    "rm_patterns",
+    metadata,
+    _view_set(),
+    sa.Column("case_id", ID, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("unit", ID),
+    sa.Column("person", ID),
+    sa.Column("at_s", sa.Float, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("rm_patterns_kind", "view_set", "kind"),
+)
+
+units = sa.Table(
+    "rm_units",
+    metadata,
+    _view_set(),
+    sa.Column("unit_id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("code", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("parent", ID),
+    sa.Column("merged_into", ID),
+)
+
+people = sa.Table(
+    "rm_people",
+    metadata,
+    _view_set(),
+    sa.Column("person_id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+)
+
+memberships = sa.Table(
+    "rm_memberships",
+    metadata,
+    _view_set(),
+    sa.Column("person_id", ID, primary_key=True),
+    sa.Column("unit_id", ID, primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+)
+
+CASE_TABLES = (cases, case_petitioners, custody, clock_runs, patterns)
+DIRECTORY_TABLES = (units, people, memberships)
+VIEW_TABLES = (*CASE_TABLES, *DIRECTORY_TABLES)
+
+
+def create_all(engine: sa.Engine) -> None:
+    metadata.create_all(engine, checkfirst=True)

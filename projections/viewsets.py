@@ -1,0 +1,106 @@
+"""View sets: the live one, one being built beside it, and transient ones for past instants.
+
+A view set is named after its rulebook and the digest of the rulebook and calendar files, so
+the same rules always rebuild into the same name and a changed calendar is a new view set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from domain.rulebook import RuleSet
+from projections import schema
+from projections.projector import Projector, create_view_set, get_view_set, recorded_by
+from projections.queries import Views
+from projections.rulebook_loader import RULEBOOKS_DIR, load_rules
+
+DEFAULT_RULEBOOK = RULEBOOKS_DIR / "2022-national.toml"
+LIVE = "live"
+
+
+@dataclass(frozen=True)
+class LoadedRules:
+    rules: RuleSet
+    digest: str
+    path: Path
+
+    @property
+    def view_set_name(self) -> str:
+        return f"{self.rules.rulebook.name}-{self.digest[:12]}"
+
+
+def load(path: Path | str = DEFAULT_RULEBOOK) -> LoadedRules:
+    """A rulebook file with its calendar, and a digest of both (what the views depend on)."""
+    path = Path(path)
+    rules = load_rules(path)
+    digest = hashlib.sha256(path.read_bytes())
+    calendar_file = (path.parent / rules.rulebook.calendar).resolve()
+    digest.update(calendar_file.read_bytes())
+    return LoadedRules(rules=rules, digest=digest.hexdigest(), path=path)
+
+
+def live_view_set(conn: sa.Connection) -> str | None:
+    return conn.execute(
+        sa.select(schema.view_sets.c.id).where(schema.view_sets.c.status == LIVE)
+    ).scalar()
+
+
+def ensure_live(engine: sa.Engine, loaded: LoadedRules) -> str:
+    """The live view set; created (empty, to be caught up) under ``loaded`` if there is none."""
+    schema.create_all(engine)
+    with engine.begin() as conn:
+        live = live_view_set(conn)
+        if live is not None:
+            return live
+        name = loaded.view_set_name
+        if get_view_set(conn, name) is None:
+            create_view_set(conn, name, loaded.rules, loaded.digest, status=LIVE)
+        else:
+            conn.execute(
+                schema.view_sets.update().where(schema.view_sets.c.id == name).values(status=LIVE)
+            )
+        return name
+
+
+def activate(engine: sa.Engine, view_set: str) -> None:
+    """Make ``view_set`` the live one, atomically: readers see the old set or the new one."""
+    import time
+
+    with engine.begin() as conn:
+        current = get_view_set(conn, view_set)
+        if current is None:
+            raise LookupError(f"no view set {view_set}")
+        if current.status not in ("ready", LIVE):
+            raise RuntimeError(f"view set {view_set} is {current.status}, not ready")
+        conn.execute(
+            schema.view_sets.update()
+            .where(schema.view_sets.c.status == LIVE)
+            .values(status="retired")
+        )
+        conn.execute(
+            schema.view_sets.update()
+            .where(schema.view_sets.c.id == view_set)
+            .values(status=LIVE, activated_s=time.time())
+        )
+
+
+def views_as_of(source: sa.Engine, loaded: LoadedRules, instant: datetime) -> Views:
+    """Every view as the record stood at ``instant``: a transient view set built from only
+    the facts recorded by then, in memory, with the same projector and the same queries."""
+    target = sa.create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+    schema.create_all(target)
+    name = f"as-of-{instant.isoformat()}"
+    with target.begin() as conn:
+        create_view_set(conn, name, loaded.rules, loaded.digest, status="transient")
+    Projector(
+        source, target, loaded.rules, name, batch_size=2000, include=recorded_by(instant)
+    ).catch_up()
+    return Views(target, name, loaded.rules)

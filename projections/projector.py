@@ -54,7 +54,15 @@ class ViewSet:
 
 
 def create_view_set(
-    conn: sa.Connection, view_set: str, rules: RuleSet, digest: str, *, status: str
+    conn: sa.Connection,
+    view_set: str,
+    rules: RuleSet,
+    digest: str,
+    *,
+    status: str,
+    path: str,
+    position: int = 0,
+    target_position: int | None = None,
 ) -> None:
     conn.execute(
         schema.view_sets.insert().values(
@@ -62,8 +70,10 @@ def create_view_set(
             rulebook_name=rules.rulebook.name,
             rulebook_version=rules.rulebook.version,
             rulebook_digest=digest,
+            rulebook_path=path,
+            target_position=target_position,
             status=status,
-            position=0,
+            position=position,
             calendar_years=",".join(str(y) for y in sorted(rules.calendar.known_years)),
             created_s=time.time(),
         )

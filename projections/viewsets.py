@@ -60,7 +60,9 @@ def ensure_live(engine: sa.Engine, loaded: LoadedRules) -> str:
             return live
         name = loaded.view_set_name
         if get_view_set(conn, name) is None:
-            create_view_set(conn, name, loaded.rules, loaded.digest, status=LIVE)
+            create_view_set(
+                conn, name, loaded.rules, loaded.digest, status=LIVE, path=str(loaded.path)
+            )
         else:
             conn.execute(
                 schema.view_sets.update().where(schema.view_sets.c.id == name).values(status=LIVE)
@@ -99,7 +101,9 @@ def views_as_of(source: sa.Engine, loaded: LoadedRules, instant: datetime) -> Vi
     schema.create_all(target)
     name = f"as-of-{instant.isoformat()}"
     with target.begin() as conn:
-        create_view_set(conn, name, loaded.rules, loaded.digest, status="transient")
+        create_view_set(
+            conn, name, loaded.rules, loaded.digest, status="transient", path=str(loaded.path)
+        )
     Projector(
         source, target, loaded.rules, name, batch_size=2000, include=recorded_by(instant)
     ).catch_up()

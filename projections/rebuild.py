@@ -1,0 +1,287 @@
+"""Rebuilding every view under another rulebook, beside the live ones, and comparing them.
+
+A rebuild streams the log case by case (in aggregate order, so memory does not grow with the
+log), judges each case once, and commits its rows together with the last case done: an
+interrupted rebuild resumes where it stopped. It then catches up with what was written since
+it started, and waits for ``activate``. The events are only ever read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy_utils.types.uuid import UUIDType
+
+from projections import log, schema
+from projections.directory import Directory
+from projections.facts import Fact, decode_all, hex_id
+from projections.projector import (
+    Projector,
+    create_view_set,
+    get_view_set,
+    write_cases,
+    write_directory,
+)
+from projections.queries import Views
+from projections.statistics import Statistics
+from projections.viewsets import LoadedRules
+
+CASE_TOPICS = "domain.case:%"
+PAGE = 5000
+
+
+def _case_pages(
+    conn: sa.Connection, after: str | None, up_to: int
+) -> Iterator[tuple[str, list[Fact]]]:
+    """(case id, its facts up to ``up_to``) in aggregate-id order, after case ``after``."""
+    statement = sa.text(
+        f"SELECT id, originator_id, originator_version, topic, state FROM {log.EVENTS_TABLE} "
+        "WHERE topic LIKE :topics AND id <= :up_to AND "
+        "(originator_id > :after_id OR (originator_id = :after_id AND originator_version > :v)) "
+        "ORDER BY originator_id, originator_version LIMIT :page"
+    ).bindparams(
+        sa.bindparam("after_id", type_=UUIDType()),
+    )
+    after_id = UUID(hex=after) if after else UUID(int=0)
+    version = 2**62 if after else -1  # resuming: every version of ``after`` is done
+    current: str | None = None
+    facts: list[Fact] = []
+    while True:
+        rows = conn.execute(
+            statement,
+            {
+                "topics": CASE_TOPICS,
+                "up_to": up_to,
+                "after_id": after_id,
+                "v": version,
+                "page": PAGE,
+            },
+        ).all()
+        if not rows:
+            break
+        for fact in decode_all(rows):
+            if fact.aggregate_id != current:
+                if current is not None:
+                    yield current, facts
+                current, facts = fact.aggregate_id, []
+            facts.append(fact)
+        last = rows[-1]
+        after_id = UUID(hex=hex_id(last[1]))
+        version = last[2]
+    if current is not None:
+        yield current, facts
+
+
+def rebuild(
+    engine: sa.Engine,
+    loaded: LoadedRules,
+    *,
+    cases_per_commit: int = 200,
+    on_progress: Callable[[int, int], None] | None = None,
+    stop_after: int | None = None,
+) -> str:
+    """Build (or resume building) the view set of ``loaded`` and catch it up; returns its name.
+
+    ``stop_after`` stops after that many commits (for tests of an interrupted rebuild)."""
+    schema.create_all(engine)
+    name = loaded.view_set_name
+    with engine.begin() as conn:
+        existing = get_view_set(conn, name)
+        if existing is None:
+            total = log.last_position(conn)
+            create_view_set(
+                conn,
+                name,
+                loaded.rules,
+                loaded.digest,
+                status="building",
+                path=str(loaded.path),
+                target_position=total,
+            )
+            existing = get_view_set(conn, name)
+    assert existing is not None
+    if existing.status == "building":
+        target = existing.target_position or 0
+        directory = Directory()
+        with engine.connect() as conn:
+            for fact in log.all_facts(conn, up_to=target):
+                if fact.kind != "Case":
+                    directory.apply(fact)
+            case_total = conn.execute(
+                sa.text(
+                    f"SELECT count(*) FROM {log.EVENTS_TABLE} WHERE topic = :t AND id <= :up_to"
+                ),
+                {"t": "domain.case:Case.Registered", "up_to": target},
+            ).scalar_one()
+            resume = conn.execute(
+                sa.select(schema.view_sets.c.resume_after).where(schema.view_sets.c.id == name)
+            ).scalar()
+        done = _done_cases(engine, name)
+        commits = 0
+        with engine.connect() as reader:
+            pending: dict[str, list[Fact]] = {}
+            for case_id, facts in _case_pages(reader, resume, target):
+                pending[case_id] = facts
+                if len(pending) >= cases_per_commit:
+                    _commit(engine, name, pending, loaded, directory, case_id)
+                    done += len(pending)
+                    pending = {}
+                    commits += 1
+                    if on_progress:
+                        on_progress(done, case_total)
+                    if stop_after is not None and commits >= stop_after:
+                        return name
+            if pending:
+                _commit(engine, name, pending, loaded, directory, next(reversed(pending)))
+                done += len(pending)
+        with engine.begin() as conn:
+            write_directory(conn, name, directory)
+            conn.execute(
+                schema.view_sets.update()
+                .where(schema.view_sets.c.id == name)
+                .values(status="ready", position=target)
+            )
+        if on_progress:
+            on_progress(done, case_total)
+    Projector(engine, engine, loaded.rules, name).catch_up()
+    return name
+
+
+def _done_cases(engine: sa.Engine, name: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(schema.cases)
+                .where(schema.cases.c.view_set == name)
+            ).scalar_one()
+        )
+
+
+def _commit(
+    engine: sa.Engine,
+    name: str,
+    pending: dict[str, list[Fact]],
+    loaded: LoadedRules,
+    directory: Directory,
+    last_case: str,
+) -> None:
+    with engine.begin() as conn:
+        write_cases(conn, name, pending, loaded.rules, directory)
+        conn.execute(
+            schema.view_sets.update()
+            .where(schema.view_sets.c.id == name)
+            .values(resume_after=last_case)
+        )
+
+
+@dataclass
+class MetricChange:
+    unit: str
+    metric: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    cases_gained: list[str]  # case numbers counted in the numerator only under B
+    cases_lost: list[str]  # only under A
+
+
+def diff_statistics(a: Statistics, b: Statistics) -> list[MetricChange]:
+    """Every statistic that differs between two rulebooks for one period, unit by unit,
+    with the cases behind the difference."""
+    changes: list[MetricChange] = []
+    for table_a, table_b in ((a.offices, b.offices), (a.handling, b.handling)):
+        for unit in sorted(set(table_a) | set(table_b)):
+            metrics_a, metrics_b = table_a.get(unit, {}), table_b.get(unit, {})
+            for metric in sorted(set(metrics_a) | set(metrics_b)):
+                ra, rb = metrics_a.get(metric), metrics_b.get(metric)
+                da = ra.as_dict() if ra else {"numerator": 0, "denominator": 0, "rate": None}
+                db = rb.as_dict() if rb else {"numerator": 0, "denominator": 0, "rate": None}
+                if da == db:
+                    continue
+                ca, cb = set(ra.cases if ra else []), set(rb.cases if rb else [])
+                changes.append(MetricChange(unit, metric, da, db, sorted(cb - ca), sorted(ca - cb)))
+    return changes
+
+
+def diff_ranking(a: Statistics, b: Statistics) -> list[dict[str, Any]]:
+    before = {r["unit"]: r for r in a.ranking}
+    after = {r["unit"]: r for r in b.ranking}
+    moved = []
+    for unit in sorted(set(before) | set(after)):
+        ra, rb = before.get(unit), after.get(unit)
+        if ra is None or rb is None or (ra["rank"], ra["score"]) != (rb["rank"], rb["score"]):
+            moved.append({"unit": unit, "before": ra, "after": rb})
+    return moved
+
+
+def moved_cases(views_a: Views, views_b: Views) -> list[dict[str, Any]]:
+    """Cases whose deadlines or lateness differ between two view sets, clock by clock."""
+    r = schema.clock_runs
+    c = schema.cases
+
+    def runs(views: Views) -> dict[tuple[str, str, int, float], tuple[date | None, Any]]:
+        with views.engine.connect() as conn:
+            return {
+                (case_id, clock, notice, started): (deadline, late)
+                for case_id, clock, notice, started, deadline, late in conn.execute(
+                    sa.select(
+                        r.c.case_id,
+                        r.c.clock,
+                        r.c.notice_no,
+                        r.c.started_s,
+                        r.c.deadline,
+                        r.c.late,
+                    ).where(r.c.view_set == views.view_set)
+                )
+            }
+
+    ra, rb = runs(views_a), runs(views_b)
+    with views_a.engine.connect() as conn:
+        numbers = dict(
+            conn.execute(
+                sa.select(c.c.case_id, c.c.case_number).where(c.c.view_set == views_a.view_set)
+            ).all()
+        )
+    moved = []
+    for key in sorted(set(ra) | set(rb)):
+        if ra.get(key) != rb.get(key):
+            (case_id, clock, notice, _started) = key
+            moved.append(
+                {
+                    "case_id": case_id,
+                    "case_number": numbers.get(case_id),
+                    "clock": clock,
+                    "notice_no": notice,
+                    "before": {
+                        "deadline": ra.get(key, (None, None))[0],
+                        "late": ra.get(key, (None, None))[1],
+                    },
+                    "after": {
+                        "deadline": rb.get(key, (None, None))[0],
+                        "late": rb.get(key, (None, None))[1],
+                    },
+                }
+            )
+    return moved
+
+
+def periods(views: Views) -> list[str]:
+    """The statistical periods the view set has data in."""
+    c = schema.cases
+    with views.engine.connect() as conn:
+        found = set()
+        for column in (c.c.registered_period, c.c.accepted_period, c.c.replied_period):
+            found.update(
+                p
+                for (p,) in conn.execute(
+                    sa.select(column)
+                    .distinct()
+                    .where(c.c.view_set == views.view_set, column.is_not(None))
+                )
+            )
+    return sorted(found)

@@ -1,0 +1,223 @@
+"""Assessment figures (考核) per unit and statistical period, and the ranking.
+
+Every definition comes from the rulebook: which clock an on-time rate measures and in which
+period a run is counted, what counts as rated and as satisfied, the collective threshold
+(already applied when the case was judged), the repeat window, the ranking's weights. The
+petition offices (信访部门, judged on registering and routing) and the handling units (judged on
+acceptance, completion and the petitioners' ratings) are reported apart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain.rulebook import OnTime
+from domain.values import UnitKind
+from projections import schema
+from projections.queries import Views
+
+
+@dataclass
+class Ratio:
+    numerator: int = 0
+    denominator: int = 0
+    cases: list[str] = field(default_factory=list)  # the case numbers behind the numerator
+
+    @property
+    def rate(self) -> Decimal | None:
+        if self.denominator == 0:
+            return None
+        return (Decimal(self.numerator) / Decimal(self.denominator)).quantize(
+            Decimal("0.0001"), rounding=ROUND_HALF_UP
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"numerator": self.numerator, "denominator": self.denominator, "rate": self.rate}
+
+
+def _on_time(
+    conn: sa.Connection, views: Views, rule: OnTime, period: str, now: float
+) -> dict[str, Ratio]:
+    """Runs of ``rule.clock`` counted in ``period``: on time if stopped before the deadline's
+    end. A run still going past its deadline counts as late; one whose deadline is not yet
+    computable, or that was cancelled (withdrawn, merged, restarted by a transfer), not at all."""
+    r, c = schema.clock_runs, schema.cases
+    period_column = {
+        "deadline": r.c.deadline_period,
+        "started": r.c.started_period,
+        "stopped": r.c.stopped_period,
+    }[rule.counted_by]
+    rows = conn.execute(
+        sa.select(r.c.unit, r.c.stopped_s, r.c.deadline_end_s, c.c.case_number)
+        .join(c, sa.and_(c.c.view_set == r.c.view_set, c.c.case_id == r.c.case_id))
+        .where(
+            r.c.view_set == views.view_set,
+            r.c.clock == rule.clock,
+            r.c.cancelled.is_(False),
+            r.c.deadline_end_s.is_not(None),
+            period_column == period,
+            r.c.started_s <= now,
+        )
+    ).all()
+    result: dict[str, Ratio] = defaultdict(Ratio)
+    for unit, stopped_s, deadline_end_s, number in rows:
+        if stopped_s is None or stopped_s > now:
+            if deadline_end_s > now:
+                continue  # still running and not yet late: not decided in this period
+            on_time = False
+        else:
+            on_time = stopped_s < deadline_end_s
+        ratio = result[unit]
+        ratio.denominator += 1
+        if on_time:
+            ratio.numerator += 1
+            ratio.cases.append(number)
+    return result
+
+
+@dataclass
+class Statistics:
+    period: str
+    rulebook: str
+    offices: dict[str, dict[str, Ratio]]
+    handling: dict[str, dict[str, Ratio]]
+    ranking: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        def rows(table: dict[str, dict[str, Ratio]]) -> list[dict[str, Any]]:
+            return [
+                {"unit": unit, "metrics": {m: r.as_dict() for m, r in sorted(metrics.items())}}
+                for unit, metrics in sorted(table.items())
+            ]
+
+        return {
+            "period": self.period,
+            "rulebook": self.rulebook,
+            "petition_offices": rows(self.offices),
+            "handling_units": rows(self.handling),
+            "ranking": self.ranking,
+        }
+
+
+def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
+    """Every rate of DOMAIN.md for ``period`` (a label such as ``2025-03``), per unit."""
+    definitions = views.rules.rulebook.definitions
+    rated = {str(x) for x in definitions.rated}
+    satisfied = {str(x) for x in definitions.satisfied}
+    n = now.timestamp()
+    c, u = schema.cases, schema.units
+    with views.engine.connect() as conn:
+        kinds = dict(
+            conn.execute(
+                sa.select(u.c.unit_id, u.c.kind).where(u.c.view_set == views.view_set)
+            ).all()
+        )
+        repeats = views._repeat_of(conn, None)
+        acceptance = _on_time(conn, views, definitions.on_time_acceptance, period, n)
+        completion = _on_time(conn, views, definitions.on_time_completion, period, n)
+        registration = _on_time(
+            conn, views, OnTime(clock="registration", counted_by="started"), period, n
+        )
+        routing = _on_time(conn, views, OnTime(clock="routing", counted_by="started"), period, n)
+        cases = (
+            conn.execute(sa.select(c).where(c.c.view_set == views.view_set, c.c.registered_s <= n))
+            .mappings()
+            .all()
+        )
+
+    handling: dict[str, dict[str, Ratio]] = defaultdict(lambda: defaultdict(Ratio))
+    offices: dict[str, dict[str, Ratio]] = defaultdict(lambda: defaultdict(Ratio))
+
+    def count(table: dict[str, Ratio], metric: str, hit: bool, number: str) -> None:
+        ratio = table[metric]
+        ratio.denominator += 1
+        if hit:
+            ratio.numerator += 1
+            ratio.cases.append(number)
+
+    for case in cases:
+        number = case["case_number"]
+        is_repeat = case["case_id"] in repeats
+        if case["registered_period"] == period:
+            office = offices[case["registering_office"]]
+            count(office, "repeat_petition_rate", is_repeat, number)
+            count(office, "skip_level_rate", case["skip_level"], number)
+            count(office, "collective_visit_rate", case["collective"], number)
+        if case["accepted_period"] == period and case["accepted_by"]:
+            unit = handling[case["accepted_by"]]
+            count(unit, "repeat_petition_rate", is_repeat, number)
+            count(unit, "skip_level_rate", case["skip_level"], number)
+            count(unit, "collective_visit_rate", case["collective"], number)
+            if not is_repeat:
+                count(unit, "first_contact_settlement_rate", case["first_contact_settled"], number)
+        replied = case["replied_s"] is not None and case["replied_s"] <= n
+        if replied and case["replied_period"] == period and case["replied_by"]:
+            unit = handling[case["replied_by"]]
+            is_rated = case["rating"] in rated
+            count(unit, "participation_rate", is_rated, number)
+            if is_rated:
+                count(unit, "satisfaction_rate", case["rating"] in satisfied, number)
+            count(unit, "cease_rate", case["appeals"] == 0 and not _repeated(case, repeats), number)
+    for unit_id, ratio in acceptance.items():
+        handling[unit_id]["on_time_acceptance_rate"] = ratio
+    for unit_id, ratio in completion.items():
+        handling[unit_id]["on_time_completion_rate"] = ratio
+    for unit_id, ratio in registration.items():
+        offices[unit_id]["on_time_registration_rate"] = ratio
+    for unit_id, ratio in routing.items():
+        offices[unit_id]["on_time_routing_rate"] = ratio
+
+    office_ids = {k for k, v in kinds.items() if v == UnitKind.PETITION_OFFICE}
+    handling_only = {k: dict(v) for k, v in handling.items() if k not in office_ids}
+    for unit_id in office_ids & set(handling):  # an office that handles matters itself
+        offices[unit_id].update(handling[unit_id])
+    return Statistics(
+        period=period,
+        rulebook=views.rules.rulebook.name,
+        offices={k: dict(v) for k, v in offices.items()},
+        handling=handling_only,
+        ranking=rank(views, handling_only),
+    )
+
+
+def _repeated(case: Any, repeats: dict[str, dict[str, Any]]) -> bool:
+    """Petitioned again on the same matter after this case (its petitioner came back)."""
+    return any(r["earlier_case_id"] == case["case_id"] for r in repeats.values())
+
+
+def rank(views: Views, units: dict[str, dict[str, Ratio]]) -> list[dict[str, Any]]:
+    """排名 by the rulebook's weighted score; a metric a unit has no data for is left out of
+    its score and the remaining weights are scaled up; the bottom ``bottom_n`` are flagged
+    for special management (重点管理)."""
+    ranking = views.rules.rulebook.definitions.ranking
+    scored = []
+    for unit_id, metrics in units.items():
+        total_weight = 0
+        score = Decimal(0)
+        keys = []
+        for m in ranking.metrics:
+            ratio = metrics.get(m.metric)
+            rate = ratio.rate if ratio is not None else None
+            if rate is None:
+                keys.append(Decimal(0))
+                continue
+            value = rate if m.better == "higher" else 1 - rate
+            score += value * m.weight
+            total_weight += m.weight
+            keys.append(value)
+        if total_weight == 0:
+            continue
+        final = (score * 100 / total_weight).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        scored.append((final, keys, unit_id))
+    scored.sort(key=lambda s: (s[0], s[1], s[2]), reverse=True)
+    bottom = {s[2] for s in scored[-ranking.bottom_n :]} if ranking.bottom_n else set()
+    return [
+        {"rank": i + 1, "unit": unit_id, "score": score, "special_management": unit_id in bottom}
+        for i, (score, _, unit_id) in enumerate(scored)
+    ]

@@ -84,12 +84,14 @@ def rebuild(
     cases_per_commit: int = 200,
     on_progress: Callable[[int, int], None] | None = None,
     stop_after: int | None = None,
+    name: str | None = None,
 ) -> str:
     """Build (or resume building) the view set of ``loaded`` and catch it up; returns its name.
 
-    ``stop_after`` stops after that many commits (for tests of an interrupted rebuild)."""
+    ``stop_after`` stops after that many commits (for tests of an interrupted rebuild);
+    ``name`` builds under another name than the rulebook's own."""
     schema.create_all(engine)
-    name = loaded.view_set_name
+    name = name or loaded.view_set_name
     with engine.begin() as conn:
         existing = get_view_set(conn, name)
         if existing is None:

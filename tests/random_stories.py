@@ -18,7 +18,6 @@ from ledger.application import Actor
 from tests.conftest import Clock
 from tests.world import World
 
-
 RARE = {"correct": 0.1, "merge_into": 0.05, "withdraw": 0.05, "refuse": 0.15, "reopen": 0.3}
 """Actions that end or sidetrack a case are drawn less often, so histories get far."""
 
@@ -42,7 +41,7 @@ def write_random_history(
     case_ids: list[UUID] = []
     times: dict[UUID, datetime] = {}
     clock.now = start
-    for i in range(cases):
+    for _ in range(cases):
         received = start + timedelta(days=rng.randint(0, 200), hours=rng.randint(0, 23))
         registered = received + timedelta(hours=rng.choice([1, 5, 30, 80]))
         clock.now = max(clock.now, registered + timedelta(minutes=rng.randint(1, 600)))

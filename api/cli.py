@@ -217,3 +217,7 @@ def _cell(value: Any) -> str:
 
 def main() -> None:  # pragma: no cover - the console script
     sys.exit(app())
+
+
+# The view, projector and rulebook commands register themselves on ``app``.
+import api.cli_views  # noqa: E402, F401

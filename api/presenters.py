@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -129,6 +130,8 @@ def plain(value: Any, names: Names | None = None) -> Any:
         return names(value) if names else str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)  # rates and days are rounded already; JSON wants a number
     if isinstance(value, dict):
         return {k: plain(v, names if k != "petitioner_id" else None) for k, v in value.items()}
     if isinstance(value, list | tuple):

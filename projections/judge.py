@@ -91,8 +91,16 @@ class Interval:
     pause_days: int
 
     def same_custody(self, other: Interval) -> bool:
-        keys = ("holder_unit", "handler", "leader", "stage", "clock", "deadline", "excluded")
-        keys += ("unknown_year",)
+        keys = (
+            "holder_unit",
+            "handler",
+            "leader",
+            "stage",
+            "clock",
+            "deadline",
+            "excluded",
+            "unknown_year",
+        )
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
 
@@ -132,13 +140,13 @@ class _Clocks:
         level = fact.data.get("level")
         notice = fact.data.get("notice_no")
         for name, rule in self.rules.rulebook.clocks.items():
-            for run in [r for r in self.running() if r.clock == name]:
-                if notice is not None and run.key and run.key != notice:
+            for running in [r for r in self.running() if r.clock == name]:
+                if notice is not None and running.key and running.key != notice:
                     continue
                 if rule.stops(fact.type, level):
-                    self._end(run, fact, rule, stop=True)
+                    self._end(running, fact, rule, stop=True)
                 elif rule.cancels(fact.type, level):
-                    self._end(run, fact, rule, stop=False)
+                    self._end(running, fact, rule, stop=False)
             if rule.starts(fact.type, level) and name not in self.barred:
                 run = self._start(name, rule, fact, state)
                 if run is not None and rule.stops(fact.type, level):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -44,6 +44,11 @@ def _greatest_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 @compiles(least, "sqlite")
 def _least_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     return f"min({compiler.process(element.clauses, **kw)})"
+
+
+def pairs(rows: Iterable[Sequence[Any]]) -> dict[Any, Any]:
+    """A two-column result as a dict."""
+    return {row[0]: row[1] for row in rows}
 
 
 def at(seconds: float | None) -> datetime | None:
@@ -230,7 +235,7 @@ class Views:
         c = schema.cases
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            numbers = dict(
+            numbers: dict[Any, Any] = pairs(
                 conn.execute(
                     sa.select(c.c.case_id, c.c.case_number).where(c.c.view_set == self.view_set)
                 ).all()
@@ -369,7 +374,7 @@ class Views:
         rows = conn.execute(query).all()
         if not rows:
             return result
-        numbers = dict(
+        numbers: dict[Any, Any] = pairs(
             conn.execute(
                 sa.select(c.c.case_id, c.c.case_number).where(
                     c.c.view_set == self.view_set,
@@ -443,3 +448,21 @@ def _deadline_status(unknown_year: int | None, excluded: str | None) -> str:
     if excluded is not None:
         return f"not counted ({excluded})"
     return "in force"
+
+
+def names(views: Views) -> dict[str, str]:
+    """Names of the units and people of the view set's directory, by hex id."""
+    u, p = schema.units, schema.people
+    with views.engine.connect() as conn:
+        found: dict[Any, Any] = pairs(
+            conn.execute(
+                sa.select(u.c.unit_id, u.c.name).where(u.c.view_set == views.view_set)
+            ).all()
+        )
+        found.update(
+            (row[0], row[1])
+            for row in conn.execute(
+                sa.select(p.c.person_id, p.c.name).where(p.c.view_set == views.view_set)
+            )
+        )
+    return found

@@ -27,7 +27,7 @@ from projections.projector import (
     write_cases,
     write_directory,
 )
-from projections.queries import Views
+from projections.queries import Views, pairs
 from projections.statistics import Statistics
 from projections.viewsets import LoadedRules
 
@@ -244,7 +244,7 @@ def moved_cases(views_a: Views, views_b: Views) -> list[dict[str, Any]]:
 
     ra, rb = runs(views_a), runs(views_b)
     with views_a.engine.connect() as conn:
-        numbers = dict(
+        numbers: dict[Any, Any] = pairs(
             conn.execute(
                 sa.select(c.c.case_id, c.c.case_number).where(c.c.view_set == views_a.view_set)
             ).all()
@@ -276,7 +276,7 @@ def periods(views: Views) -> list[str]:
     """The statistical periods the view set has data in."""
     c = schema.cases
     with views.engine.connect() as conn:
-        found = set()
+        found: set[str] = set()
         for column in (c.c.registered_period, c.c.accepted_period, c.c.replied_period):
             found.update(
                 p

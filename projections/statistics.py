@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from domain.rulebook import OnTime
 from domain.values import UnitKind
 from projections import schema
-from projections.queries import Views
+from projections.queries import Views, pairs
 
 
 @dataclass
@@ -113,7 +113,7 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
     n = now.timestamp()
     c, u = schema.cases, schema.units
     with views.engine.connect() as conn:
-        kinds = dict(
+        kinds: dict[Any, Any] = pairs(
             conn.execute(
                 sa.select(u.c.unit_id, u.c.kind).where(u.c.view_set == views.view_set)
             ).all()

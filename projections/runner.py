@@ -1,0 +1,125 @@
+"""Running the live projector continuously: pushed by PostgreSQL's NOTIFY, polling SQLite.
+
+It catches up on start (after any downtime), then waits for new events. A fact it cannot
+project stops it: the error is recorded on the view set (health shows it) and the runner
+exits non-zero instead of skipping the fact.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from projections import schema
+from projections.log import EVENTS_TABLE
+from projections.projector import Projector, ProjectorStopped, get_view_set
+from projections.viewsets import LoadedRules, ensure_live, load
+
+log = logging.getLogger("petition.projector")
+
+POLL_SECONDS = 0.2
+
+
+def live_rules(engine: sa.Engine, default: LoadedRules) -> tuple[str, LoadedRules]:
+    """The live view set and the rulebook it was built under (its file must be unchanged)."""
+    live = ensure_live(engine, default)
+    with engine.connect() as conn:
+        path, digest = conn.execute(
+            sa.select(schema.view_sets.c.rulebook_path, schema.view_sets.c.rulebook_digest).where(
+                schema.view_sets.c.id == live
+            )
+        ).one()
+    loaded = default if digest == default.digest else load(Path(path))
+    if loaded.digest != digest:
+        raise ProjectorStopped(
+            f"the live views were built under {path} as it was (digest {digest[:12]}); the "
+            "file has changed since: rebuild under it (petition rebuild) and activate"
+        )
+    return live, loaded
+
+
+class Runner:
+    def __init__(self, engine: sa.Engine, default: LoadedRules) -> None:
+        self.engine = engine
+        self.view_set, self.loaded = live_rules(engine, default)
+        self.projector = Projector(engine, engine, self.loaded.rules, self.view_set)
+        self.stopping = threading.Event()
+        self.last_caught_up = 0.0
+
+    def catch_up(self) -> int:
+        try:
+            position = self.projector.catch_up()
+        except ProjectorStopped as e:
+            self.projector.record_error(e)
+            log.error("projector stopped: %s", e)
+            raise
+        self.last_caught_up = time.time()
+        return position
+
+    def run(self, *, until: Callable[[], bool] | None = None) -> None:
+        """Catch up, then follow the log until stopped."""
+        self.catch_up()
+        waiter = self._waiter()
+        try:
+            while not self.stopping.is_set() and not (until and until()):
+                waiter()
+                self.catch_up()
+        finally:
+            self._close_waiter()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    # PostgreSQL pushes a NOTIFY on every insert into the events table; SQLite is polled.
+    _listen_conn: object | None = None
+
+    def _waiter(self) -> Callable[[], None]:
+        if self.engine.dialect.name != "postgresql":
+
+            def poll() -> None:
+                self.stopping.wait(POLL_SECONDS)
+
+            return poll
+        raw = self.engine.raw_connection()
+        raw.driver_connection.set_isolation_level(0)  # type: ignore[union-attr]
+        cursor = raw.cursor()
+        cursor.execute(f"LISTEN {EVENTS_TABLE};")
+        self._listen_conn = raw
+        pg: Any = raw.driver_connection
+
+        def wait() -> None:
+            if select.select([pg], [], [], 1.0) != ([], [], []):
+                pg.poll()  # type: ignore[union-attr]
+                pg.notifies.clear()  # type: ignore[union-attr]
+
+        return wait
+
+    def _close_waiter(self) -> None:
+        if self._listen_conn is not None:
+            self._listen_conn.close()  # type: ignore[attr-defined]
+            self._listen_conn = None
+
+
+def lag(engine: sa.Engine, view_set: str) -> dict[str, float | int | str | None]:
+    """How far the view set is behind the log: in events and in seconds of recorded time."""
+    with engine.connect() as conn:
+        current = get_view_set(conn, view_set)
+        last = conn.execute(sa.text(f"SELECT max(id) FROM {EVENTS_TABLE}")).scalar() or 0
+        error = conn.execute(
+            sa.select(schema.view_sets.c.error).where(schema.view_sets.c.id == view_set)
+        ).scalar()
+    position = current.position if current else 0
+    return {
+        "view_set": view_set,
+        "position": position,
+        "log_end": last,
+        "events_behind": last - position,
+        "error": error,
+    }

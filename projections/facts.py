@@ -8,7 +8,6 @@ the projection sees what the aggregate sees. Ids stay 32-character hex strings.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -16,6 +15,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import orjson
 from eventsourcing.utils import resolve_topic
 
 # Stored topics of the aggregates a projector reads; anything else (case-number sequences,
@@ -68,7 +68,7 @@ class Fact:
 def _decode_value(d: dict[str, Any]) -> Any:
     kind = d.get("_type_")
     if kind is None or len(d) != 2:
-        return d
+        return {k: _revive(v) for k, v in d.items()}
     value = d["_data_"]
     if kind == "uuid_hex":
         return value
@@ -81,7 +81,13 @@ def _decode_value(d: dict[str, Any]) -> Any:
     raise ValueError(f"stored value of unknown type {kind!r}")
 
 
-_decoder = json.JSONDecoder(object_hook=_decode_value)
+def _revive(value: Any) -> Any:
+    """Turn the library's ``{"_type_": …, "_data_": …}`` wrappers back into values."""
+    if type(value) is dict:
+        return _decode_value(value)
+    if type(value) is list:
+        return [_revive(v) for v in value]
+    return value
 
 
 @cache
@@ -123,7 +129,7 @@ def decode(row: Sequence[Any]) -> Fact | None:
     kind = kind_of(topic)
     if kind is None:
         return None
-    data = _decoder.decode(bytes(state).decode("utf-8"))
+    data = _decode_value(orjson.loads(bytes(state)))
     _upcast(topic, data)
     recorded_at = data.pop("timestamp")
     fact = Fact(

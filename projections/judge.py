@@ -28,6 +28,7 @@ from domain.rulebook import ClockRule, RuleSet
 from domain.workflow import HELD, Stage
 from projections.directory import Directory
 from projections.facts import Fact, with_corrections
+from projections.periods import period_label
 
 RECEIVED = "已收件"
 """The stage of the time between receipt and registration (the office holds a letter)."""
@@ -125,6 +126,57 @@ class Judgment:
     patterns: list[Pattern]
 
 
+@dataclass(frozen=True)
+class _Effect:
+    """What one kind of fact does to one clock (precomputed per rule set)."""
+
+    name: str
+    rule: ClockRule
+    stops: bool
+    cancels: bool
+    starts: bool
+    bars: bool
+
+
+_EFFECTS: dict[tuple[int, str, str | None], tuple[object, list[_Effect]]] = {}
+
+
+def _effects(rules: RuleSet, event_type: str, level: str | None) -> list[_Effect]:
+    """The clocks a fact of this type (and appeal level) stops, cancels, starts or bars."""
+    key = (id(rules.rulebook), event_type, level)
+    cached = _EFFECTS.get(key)
+    if cached is not None and cached[0] is rules.rulebook:
+        return cached[1]
+    found = [
+        _Effect(
+            name,
+            rule,
+            stops=rule.stops(event_type, level),
+            cancels=rule.cancels(event_type, level),
+            starts=rule.starts(event_type, level),
+            bars=rule.bars_start(event_type, level),
+        )
+        for name, rule in rules.rulebook.clocks.items()
+    ]
+    found = [e for e in found if e.stops or e.cancels or e.starts or e.bars]
+    _EFFECTS[key] = (rules.rulebook, found)  # holding the rulebook keeps its id unique
+    return found
+
+
+_DEADLINES: dict[int, tuple[object, dict[Any, Any]]] = {}
+
+
+def _deadline_cache(rules: RuleSet) -> dict[Any, Any]:
+    """Deadlines depend only on the clock, the local start day and what moved them, so a rule
+    set computes each combination once (a rebuild meets the same few thousand again and
+    again)."""
+    cached = _DEADLINES.get(id(rules))
+    if cached is None or cached[0] is not rules:
+        cached = (rules, {})
+        _DEADLINES[id(rules)] = cached
+    return cached[1]
+
+
 class _Clocks:
     """The clocks of one case under the rule set, advanced fact by fact."""
 
@@ -139,19 +191,18 @@ class _Clocks:
     def advance(self, fact: Fact, state: SimpleNamespace) -> None:
         level = fact.data.get("level")
         notice = fact.data.get("notice_no")
-        for name, rule in self.rules.rulebook.clocks.items():
-            for running in [r for r in self.running() if r.clock == name]:
-                if notice is not None and running.key and running.key != notice:
-                    continue
-                if rule.stops(fact.type, level):
-                    self._end(running, fact, rule, stop=True)
-                elif rule.cancels(fact.type, level):
-                    self._end(running, fact, rule, stop=False)
-            if rule.starts(fact.type, level) and name not in self.barred:
+        for effect in _effects(self.rules, fact.type, level):
+            name, rule = effect.name, effect.rule
+            if effect.stops or effect.cancels:
+                for running in [r for r in self.runs if r.running and r.clock == name]:
+                    if notice is not None and running.key and running.key != notice:
+                        continue
+                    self._end(running, fact, rule, stop=effect.stops)
+            if effect.starts and name not in self.barred:
                 run = self._start(name, rule, fact, state)
-                if run is not None and rule.stops(fact.type, level):
+                if run is not None and effect.stops:
                     self._end(run, fact, rule, stop=True)  # e.g. 登记: from receipt to record
-            if rule.bars_start(fact.type, level):
+            if effect.bars:
                 self.barred.add(name)
         if fact.type == "ExtensionDecided" and fact.data["days_granted"] > 0:
             for run in self.running():
@@ -217,19 +268,30 @@ class _Clocks:
             max_extension_days=rule.max_extension_days,
             max_extensions=rule.max_extensions,
         )
-        try:
-            run.deadline = self.rules.deadline(
-                run.clock,
-                run.started_at,
-                notice_deadline=run.notice_deadline,
-                extensions_granted=run.extensions,
-                pause_days=run.pause_days,
-            )
-        except CalendarYearUnknown as e:
-            run.deadline, run.deadline_end, run.unknown_year = None, None, e.year
-            return
-        run.deadline_end = deadline_end(run.deadline, self.rules.rulebook.tz)
-        run.unknown_year = None
+        tz = self.rules.rulebook.tz
+        key = (
+            run.clock,
+            local_date(run.started_at, tz),
+            run.notice_deadline,
+            tuple(run.extensions),
+            run.pause_days,
+        )
+        cache = _deadline_cache(self.rules)
+        found = cache.get(key)
+        if found is None:
+            try:
+                day = self.rules.deadline(
+                    run.clock,
+                    run.started_at,
+                    notice_deadline=run.notice_deadline,
+                    extensions_granted=run.extensions,
+                    pause_days=run.pause_days,
+                )
+                found = (day, deadline_end(day, tz), None)
+            except CalendarYearUnknown as e:
+                found = (None, None, e.year)
+            cache[key] = found
+        run.deadline, run.deadline_end, run.unknown_year = found
 
     def governing(self, holder: str | None) -> ClockRun | None:
         """The clock the holder answers to now: the earliest deadline among its duties."""
@@ -419,7 +481,7 @@ def _summary_start(registered: Fact, rules: RuleSet, directory: Directory) -> di
         "registered_at": registered.occurred_at,
         "registered_recorded_at": registered.recorded_at,
         "registered_position": registered.position,
-        "received_period": definitions.period.containing(received_day).label,
+        "received_period": period_label(definitions.period, received_day),
         "collective": d["headcount"] >= definitions.collective_visit_min_headcount,
         "confidential": d["matter_kind"] == "检举控告",
         "transfers": 0,
@@ -575,7 +637,7 @@ def _finish_summary(
         ("registered_period", "registered_at"),
     ):
         at = summary[name]
-        summary[key] = definitions.period.containing(local_date(at, tz)).label if at else None
+        summary[key] = period_label(definitions.period, local_date(at, tz)) if at else None
     fcs = definitions.first_contact_settlement
     run = next((r for r in clocks.runs if r.clock == fcs.clock and not r.cancelled), None)
     summary["first_contact_settled"] = bool(

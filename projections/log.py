@@ -63,5 +63,17 @@ def all_facts(
         position = last
 
 
+def directory_facts(conn: sa.Connection, *, up_to: int | None = None) -> Iterator[Fact]:
+    """The directory's facts (units and people) in log order, without reading the cases."""
+    rows = conn.execute(
+        sa.text(
+            f"SELECT {_COLUMNS} FROM {EVENTS_TABLE} WHERE topic LIKE :topics "
+            "AND (:up_to IS NULL OR id <= :up_to) ORDER BY id"
+        ),
+        {"topics": "domain.directory:%", "up_to": up_to},
+    )
+    yield from decode_all(rows)
+
+
 def table_exists(conn: sa.Connection) -> bool:
     return sa.inspect(conn).has_table(EVENTS_TABLE)

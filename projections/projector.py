@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from domain.rulebook import RuleSet
 from projections import log, schema
+from projections.bulk import insert_rows
 from projections.directory import Directory
 from projections.facts import Fact
 from projections.judge import judge_case
@@ -109,12 +110,15 @@ def write_cases(
     case_facts: dict[str, list[Fact]],
     rules: RuleSet,
     directory: Directory,
+    *,
+    fresh: bool = False,
 ) -> None:
-    """Replace the rows of these cases with their judgment from these facts."""
+    """Replace the rows of these cases with their judgment from these facts (``fresh``: the
+    view set has no rows for them yet, as in a rebuild)."""
     if not case_facts:
         return
     ids = list(case_facts)
-    for table in schema.CASE_TABLES:
+    for table in () if fresh else schema.CASE_TABLES:
         for chunk in _chunks(ids, 500):
             conn.execute(
                 table.delete().where(table.c.view_set == view_set, table.c.case_id.in_(chunk))
@@ -132,16 +136,14 @@ def write_cases(
         for name, rows in case_rows(view_set, judgment, rules).items():
             batches[name].extend(rows)
     for table in schema.CASE_TABLES:
-        if batches[table.name]:
-            conn.execute(table.insert(), batches[table.name])
+        insert_rows(conn, table, batches[table.name])
 
 
 def write_directory(conn: sa.Connection, view_set: str, directory: Directory) -> None:
     for table in schema.DIRECTORY_TABLES:
         conn.execute(table.delete().where(table.c.view_set == view_set))
     for name, rows in directory_rows(view_set, directory).items():
-        if rows:
-            conn.execute(schema.metadata.tables[name].insert(), rows)
+        insert_rows(conn, schema.metadata.tables[name], rows)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
@@ -173,8 +175,8 @@ class Projector:
     def _load_directory(self, up_to: int) -> Directory:
         directory = Directory()
         with self.source.connect() as conn:
-            for fact in log.all_facts(conn, up_to=up_to):
-                if fact.kind != "Case" and self.include(fact):
+            for fact in log.directory_facts(conn, up_to=up_to):
+                if self.include(fact):
                     directory.apply(fact)
         return directory
 

@@ -111,9 +111,8 @@ def rebuild(
         target = existing.target_position or 0
         directory = Directory()
         with engine.connect() as conn:
-            for fact in log.all_facts(conn, up_to=target):
-                if fact.kind != "Case":
-                    directory.apply(fact)
+            for fact in log.directory_facts(conn, up_to=target):
+                directory.apply(fact)
             case_total = conn.execute(
                 sa.text(
                     f"SELECT count(*) FROM {log.EVENTS_TABLE} WHERE topic = :t AND id <= :up_to"
@@ -174,7 +173,7 @@ def _commit(
     last_case: str,
 ) -> None:
     with engine.begin() as conn:
-        write_cases(conn, name, pending, loaded.rules, directory)
+        write_cases(conn, name, pending, loaded.rules, directory, fresh=True)
         conn.execute(
             schema.view_sets.update()
             .where(schema.view_sets.c.id == name)

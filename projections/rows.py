@@ -10,6 +10,7 @@ from domain.deadlines import local_date
 from domain.rulebook import RuleSet
 from projections.directory import Directory
 from projections.judge import Judgment
+from projections.periods import period_label
 
 
 def seconds(instant: datetime | None) -> float | None:
@@ -24,7 +25,7 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
     tz = rules.rulebook.tz
 
     def period_of(instant: datetime | None) -> str | None:
-        return None if instant is None else period.containing(local_date(instant, tz)).label
+        return None if instant is None else period_label(period, local_date(instant, tz))
 
     case = {
         "view_set": view_set,
@@ -134,9 +135,7 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
                 "late": r.late,
                 "started_period": period_of(r.started_at),
                 "stopped_period": period_of(r.stopped_at),
-                "deadline_period": None
-                if r.deadline is None
-                else period.containing(r.deadline).label,
+                "deadline_period": None if r.deadline is None else period_label(period, r.deadline),
             }
             for n, r in enumerate(judgment.runs)
         ],

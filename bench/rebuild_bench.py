@@ -80,7 +80,12 @@ def _rebuild_child(url: str, queue: Any) -> None:
 
     engine = sa.create_engine(url)
     started = time.perf_counter()
-    rebuild(engine, load(DEFAULT_RULEBOOK), cases_per_commit=1000)
+    rebuild(
+        engine,
+        load(DEFAULT_RULEBOOK),
+        cases_per_commit=1000,
+        workers=int(os.environ.get("BENCH_WORKERS", "0")),
+    )
     elapsed = time.perf_counter() - started
     queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 

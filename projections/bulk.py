@@ -6,6 +6,7 @@ writes millions of rows, so rows go to the driver directly, in the table's colum
 
 from __future__ import annotations
 
+import csv
 import io
 import operator
 import sqlite3
@@ -17,6 +18,13 @@ import sqlalchemy as sa
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows given as dicts (every row has every column)."""
+    values = operator.itemgetter(*[c.name for c in table.columns])
+    insert_tuples(conn, table, [values(row) for row in rows])
+
+
+def insert_tuples(conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert rows given as tuples in the table's column order."""
     if not rows:
         return
     columns = [c.name for c in table.columns]
@@ -24,10 +32,9 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
         _copy(conn, table.name, columns, rows)
     else:
         placeholders = ", ".join("?" for _ in columns)
-        values = operator.itemgetter(*columns)  # every row has every column
         conn.exec_driver_sql(
             f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})",
-            [values(row) for row in rows],
+            list(rows),
         )
 
 
@@ -35,42 +42,23 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
 sqlite3.register_adapter(date, date.isoformat)
 
 
-def _csv(value: Any) -> Any:
-    if value is None:
-        return None
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _field(value: Any) -> str:
-    """One CSV field for COPY: NULL is an unquoted empty field, every value is quoted (so an
-    empty string stays a string)."""
-    value = _csv(value)
-    if value is None:
-        return ""
-    text = str(value)
-    return '"' + text.replace('"', '""') + '"'
+NULL = "\\N"
+"""COPY's NULL marker (an unquoted \\N). A free-text value that is exactly \\N would read as
+NULL; every such column is NOT NULL, so that fails loudly instead of passing silently."""
 
 
 def _copy(
-    conn: sa.Connection, name: str, columns: list[str], rows: Sequence[dict[str, Any]]
+    conn: sa.Connection, name: str, columns: list[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
     buffer = io.StringIO()
-    for row in rows:
-        buffer.write(",".join(_field(row[c]) for c in columns))
-        buffer.write("\n")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows([NULL if v is None else v for v in row] for row in rows)
     buffer.seek(0)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.copy_expert(
-            f"COPY {name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer
+            f"COPY {name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+            buffer,
         )
     finally:
         cursor.close()

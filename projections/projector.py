@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -123,7 +124,17 @@ def write_cases(
             conn.execute(
                 table.delete().where(table.c.view_set == view_set, table.c.case_id.in_(chunk))
             )
-    batches: dict[str, list[dict[str, object]]] = {t.name: [] for t in schema.CASE_TABLES}
+    batches = judged_rows(view_set, case_facts, rules, directory)
+    for table in schema.CASE_TABLES:
+        insert_rows(conn, table, batches[table.name])
+
+
+def judged_rows(
+    view_set: str, case_facts: dict[str, list[Fact]], rules: RuleSet, directory: Directory
+) -> dict[str, list[dict[str, Any]]]:
+    """Judge each case from its facts; its rows for every case table. A case that cannot be
+    judged stops everything, naming the fact."""
+    batches: dict[str, list[dict[str, Any]]] = {t.name: [] for t in schema.CASE_TABLES}
     for case_id, facts in case_facts.items():
         try:
             judgment = judge_case(facts, rules, directory)
@@ -135,8 +146,7 @@ def write_cases(
             ) from e
         for name, rows in case_rows(view_set, judgment, rules).items():
             batches[name].extend(rows)
-    for table in schema.CASE_TABLES:
-        insert_rows(conn, table, batches[table.name])
+    return batches
 
 
 def write_directory(conn: sa.Connection, view_set: str, directory: Directory) -> None:

@@ -8,7 +8,12 @@ it started, and waits for ``activate``. The events are only ever read.
 
 from __future__ import annotations
 
+import multiprocessing
+import operator
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,14 +22,16 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy_utils.types.uuid import UUIDType
 
+from domain.rulebook import RuleSet
 from projections import log, schema
+from projections.bulk import insert_tuples
 from projections.directory import Directory
-from projections.facts import Fact, decode_all, hex_id
+from projections.facts import decode_all, hex_id
 from projections.projector import (
     Projector,
     create_view_set,
     get_view_set,
-    write_cases,
+    judged_rows,
     write_directory,
 )
 from projections.queries import Views, pairs
@@ -32,13 +39,17 @@ from projections.statistics import Statistics
 from projections.viewsets import LoadedRules
 
 CASE_TOPICS = "domain.case:%"
+PARALLEL_FROM_CASES = 5000
 PAGE = 5000
 
 
-def _case_pages(
-    conn: sa.Connection, after: str | None, up_to: int
-) -> Iterator[tuple[str, list[Fact]]]:
-    """(case id, its facts up to ``up_to``) in aggregate-id order, after case ``after``."""
+RawRow = tuple[int, Any, int, str, bytes]
+CaseRows = tuple[str, list[RawRow]]
+
+
+def _case_pages(conn: sa.Connection, after: str | None, up_to: int) -> Iterator[CaseRows]:
+    """(case id, its stored rows up to ``up_to``) in aggregate-id order, after case ``after``.
+    Rows stay undecoded: judging (and decoding) may happen in another process."""
     statement = sa.text(
         f"SELECT id, originator_id, originator_version, topic, state FROM {log.EVENTS_TABLE} "
         "WHERE topic LIKE :topics AND id <= :up_to AND "
@@ -50,9 +61,9 @@ def _case_pages(
     after_id = UUID(hex=after) if after else UUID(int=0)
     version = 2**62 if after else -1  # resuming: every version of ``after`` is done
     current: str | None = None
-    facts: list[Fact] = []
+    rows: list[RawRow] = []
     while True:
-        rows = conn.execute(
+        page = conn.execute(
             statement,
             {
                 "topics": CASE_TOPICS,
@@ -62,19 +73,47 @@ def _case_pages(
                 "page": PAGE,
             },
         ).all()
-        if not rows:
+        if not page:
             break
-        for fact in decode_all(rows):
-            if fact.aggregate_id != current:
+        for position, originator_id, v, topic, state in page:
+            case_id = hex_id(originator_id)
+            if case_id != current:
                 if current is not None:
-                    yield current, facts
-                current, facts = fact.aggregate_id, []
-            facts.append(fact)
-        last = rows[-1]
-        after_id = UUID(hex=hex_id(last[1]))
-        version = last[2]
+                    yield current, rows
+                current, rows = case_id, []
+            rows.append((position, case_id, v, topic, bytes(state)))
+        after_id = UUID(hex=current)
+        version = page[-1][2]
     if current is not None:
-        yield current, facts
+        yield current, rows
+
+
+def judge_rows(
+    view_set: str, chunk: list[CaseRows], rules: RuleSet, directory: Directory
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Decode and judge a chunk of cases: their rows for every case table, in column order."""
+    case_facts = {case_id: list(decode_all(rows)) for case_id, rows in chunk}
+    batches = judged_rows(view_set, case_facts, rules, directory)
+    result = {}
+    for table in schema.CASE_TABLES:
+        values = operator.itemgetter(*[c.name for c in table.columns])
+        result[table.name] = [values(row) for row in batches[table.name]]
+    return result
+
+
+# Worker processes judge chunks of cases; the parent reads the log and writes in order.
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(path: str, directory: Directory) -> None:
+    from projections.viewsets import load
+
+    _worker["rules"] = load(path).rules
+    _worker["directory"] = directory
+
+
+def _judge_in_worker(view_set: str, chunk: list[CaseRows]) -> dict[str, list[tuple[Any, ...]]]:
+    return judge_rows(view_set, chunk, _worker["rules"], _worker["directory"])
 
 
 def rebuild(
@@ -82,14 +121,16 @@ def rebuild(
     loaded: LoadedRules,
     *,
     cases_per_commit: int = 200,
+    workers: int = 0,
     on_progress: Callable[[int, int], None] | None = None,
     stop_after: int | None = None,
     name: str | None = None,
 ) -> str:
     """Build (or resume building) the view set of ``loaded`` and catch it up; returns its name.
 
-    ``stop_after`` stops after that many commits (for tests of an interrupted rebuild);
-    ``name`` builds under another name than the rulebook's own."""
+    ``workers`` processes judge cases in parallel (0: one per core on a long log; 1: in this
+    process). ``stop_after`` stops after that many commits (for tests of an interrupted
+    rebuild); ``name`` builds under another name than the rulebook's own."""
     schema.create_all(engine)
     name = name or loaded.view_set_name
     with engine.begin() as conn:
@@ -123,23 +164,19 @@ def rebuild(
                 sa.select(schema.view_sets.c.resume_after).where(schema.view_sets.c.id == name)
             ).scalar()
         done = _done_cases(engine, name)
-        commits = 0
+        if not workers:  # starting processes only pays off on a long log
+            workers = (os.cpu_count() or 1) if case_total >= PARALLEL_FROM_CASES else 1
         with engine.connect() as reader:
-            pending: dict[str, list[Fact]] = {}
-            for case_id, facts in _case_pages(reader, resume, target):
-                pending[case_id] = facts
-                if len(pending) >= cases_per_commit:
-                    _commit(engine, name, pending, loaded, directory, case_id)
-                    done += len(pending)
-                    pending = {}
-                    commits += 1
-                    if on_progress:
-                        on_progress(done, case_total)
-                    if stop_after is not None and commits >= stop_after:
-                        return name
-            if pending:
-                _commit(engine, name, pending, loaded, directory, next(reversed(pending)))
-                done += len(pending)
+            chunks = _chunked(_case_pages(reader, resume, target), cases_per_commit)
+            for commits, (chunk, rows) in enumerate(
+                _judged(chunks, name, loaded, directory, workers), start=1
+            ):
+                _commit(engine, name, rows, chunk[-1][0])
+                done += len(chunk)
+                if on_progress:
+                    on_progress(done, case_total)
+                if stop_after is not None and commits >= stop_after:
+                    return name
         with engine.begin() as conn:
             write_directory(conn, name, directory)
             conn.execute(
@@ -151,6 +188,48 @@ def rebuild(
             on_progress(done, case_total)
     Projector(engine, engine, loaded.rules, name).catch_up()
     return name
+
+
+def _chunked(cases: Iterator[CaseRows], size: int) -> Iterator[list[CaseRows]]:
+    chunk: list[CaseRows] = []
+    for case in cases:
+        chunk.append(case)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _judged(
+    chunks: Iterator[list[CaseRows]],
+    name: str,
+    loaded: LoadedRules,
+    directory: Directory,
+    workers: int,
+) -> Iterator[tuple[list[CaseRows], dict[str, list[tuple[Any, ...]]]]]:
+    """Judged chunks in log-reading order; at most two per worker in flight, so memory stays
+    flat however long the log."""
+    if workers <= 1:
+        for chunk in chunks:
+            yield chunk, judge_rows(name, chunk, loaded.rules, directory)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(str(loaded.path), directory),
+    ) as pool:
+        window: deque[tuple[list[CaseRows], Future[dict[str, list[tuple[Any, ...]]]]]] = deque()
+        for chunk in chunks:
+            window.append((chunk, pool.submit(_judge_in_worker, name, chunk)))
+            if len(window) >= 2 * workers:
+                done_chunk, future = window.popleft()
+                yield done_chunk, future.result()
+        while window:
+            done_chunk, future = window.popleft()
+            yield done_chunk, future.result()
 
 
 def _done_cases(engine: sa.Engine, name: str) -> int:
@@ -165,15 +244,11 @@ def _done_cases(engine: sa.Engine, name: str) -> int:
 
 
 def _commit(
-    engine: sa.Engine,
-    name: str,
-    pending: dict[str, list[Fact]],
-    loaded: LoadedRules,
-    directory: Directory,
-    last_case: str,
+    engine: sa.Engine, name: str, rows: dict[str, list[tuple[Any, ...]]], last_case: str
 ) -> None:
     with engine.begin() as conn:
-        write_cases(conn, name, pending, loaded.rules, directory, fresh=True)
+        for table in schema.CASE_TABLES:
+            insert_tuples(conn, table, rows[table.name])
         conn.execute(
             schema.view_sets.update()
             .where(schema.view_sets.c.id == name)

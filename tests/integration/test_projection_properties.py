@@ -81,3 +81,15 @@ def test_incremental_views_equal_a_full_rebuild_even_after_a_crash(
 @pytest.mark.parametrize("seed", [7, 2025])
 def test_the_same_property_on_each_database(ledger: Ledger, clock: Clock, seed: int) -> None:
     check_history(ledger, clock, seed, batch=3, crash_after=4)
+
+
+def test_a_rebuild_judged_in_worker_processes_equals_one_judged_in_process(
+    ledger: Ledger, clock: Clock
+) -> None:
+    world = build_world(ledger, datetime(2025, 1, 1, tzinfo=UTC))
+    write_random_history(world, clock, random.Random(11), cases=6, steps=60)
+    engine = ledger.engine
+    serial = rebuild(engine, NATIONAL, name="serial", workers=1, cases_per_commit=2)
+    parallel = rebuild(engine, NATIONAL, name="parallel", workers=2, cases_per_commit=2)
+    assert dump(engine, serial) == dump(engine, parallel)
+    assert dump(engine, serial)["rm_cases"]

@@ -326,9 +326,14 @@ class Views:
                 r.c.view_set == self.view_set,
                 r.c.held_by == "supervised_unit",
                 r.c.started_s <= n,
-                r.c.deadline_end_s < n,
-                sa.or_(r.c.stopped_s.is_(None), r.c.stopped_s > n),
                 r.c.cancelled.is_(False),
+                # its deadline passed before an answer came (or before now, if none has)
+                r.c.deadline_end_s < least(sa.func.coalesce(r.c.stopped_s, n), n),
+                sa.or_(
+                    r.c.stopped_s.is_(None),
+                    r.c.stopped_s > n,
+                    r.c.ended_by != "SupervisionAnswered",
+                ),
             )
         ).mappings()
         return [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -407,8 +407,10 @@ class Ledger(Application[UUID]):
             causation_id=causation_id,
         )
 
-    def _check_actor(self, actor: Actor) -> None:
-        """A person acting for a unit must be a member of it (a petitioner acts for no unit)."""
+    def _check_actor(self, actor: Actor, petitioners: Collection[UUID] = ()) -> None:
+        """A person acting for a unit must be a member of it (a petitioner acts for no unit);
+        whom they act for is a person in the directory, or a petitioner of the case (a clerk
+        recording a petitioner's rating or appeal)."""
         if actor.unit is None:
             return
         person = self._find(Person, actor.person)
@@ -416,7 +418,7 @@ class Ledger(Application[UUID]):
             raise NoStanding(f"actor: no person with id {actor.person} in the directory")
         if not person.is_member_of(actor.unit):
             raise NoStanding(f"actor: {person.name} is not a member of unit {actor.unit}")
-        if actor.on_behalf_of is not None:
+        if actor.on_behalf_of is not None and actor.on_behalf_of not in petitioners:
             self._get(Person, actor.on_behalf_of, "person")
 
     def _create(
@@ -469,7 +471,7 @@ class Ledger(Application[UUID]):
                 aggregate.version,
             )
         if check_actor:
-            self._check_actor(actor)
+            self._check_actor(actor, getattr(aggregate, "petitioner_ids", ()))
         p = self._provenance(actor, occurred_at, command_id, correlation_id, causation_id)
         value = _call(getattr(aggregate, action), p, **arguments)
         try:

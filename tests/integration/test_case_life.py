@@ -219,3 +219,28 @@ def test_a_merged_duplicate_and_a_withdrawn_case_can_be_reopened(
 
     w.act(first, "withdraw", w.as_petitioner, at("2025-04-06"), reason="已自行协商解决")
     assert led.get_case(first).stage is Stage.WITHDRAWN
+
+
+def test_a_clerk_records_a_rating_for_the_petitioner(world: World, clock: Clock) -> None:
+    """A petitioner rates by phone; the clerk records it on their behalf (on_behalf_of)."""
+    from ledger.application import Actor
+
+    clock.now = at("2025-06-01")
+    w = world
+    cid = w.register(at("2025-03-03")).aggregate_id
+    w.act(cid, "route", w.at_office, at("2025-03-04"), to_unit=w.housing)
+    w.act(cid, "accept", w.at_housing, at("2025-03-05"))
+    w.act(
+        cid,
+        "reply",
+        w.at_housing,
+        at("2025-04-01"),
+        outcome="支持",
+        text="已修",
+        delivered_at=at("2025-04-02"),
+    )
+    clerk_for_petitioner = Actor(w.clerk, w.office, on_behalf_of=w.petitioner.petitioner_id)
+    w.act(cid, "rate", clerk_for_petitioner, at("2025-04-05"), rating="基本满意")
+    rated = w.ledger.history(cid)[-1]
+    assert rated.type == "Rated"
+    assert (rated.actor, rated.on_behalf_of) == (w.clerk, w.petitioner.petitioner_id)

@@ -99,7 +99,7 @@ def _advance(conn: sa.Connection, view_set: str, old: int, new: int) -> None:
     result = conn.execute(
         schema.view_sets.update()
         .where(schema.view_sets.c.id == view_set, schema.view_sets.c.position == old)
-        .values(position=new)
+        .values(position=new, error=None)
     )
     if result.rowcount != 1:
         raise PositionMoved(f"view set {view_set} is no longer at position {old}")

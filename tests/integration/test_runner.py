@@ -1,0 +1,78 @@
+"""The live projector follows the log by itself: pushed by NOTIFY on PostgreSQL, polling on
+SQLite; it catches up after downtime, and stops loudly on a fact it cannot judge."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from ledger.application import Ledger
+from projections import schema
+from projections.projector import ProjectorStopped
+from projections.runner import Runner, lag
+from projections.viewsets import DEFAULT_RULEBOOK, load
+from tests.conftest import Clock
+from tests.world import World
+
+NATIONAL = load(DEFAULT_RULEBOOK)
+
+
+def wait_until(condition: object, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_projector_follows_new_events_and_catches_up_after_downtime(
+    world: World, clock: Clock
+) -> None:
+    ledger: Ledger = world.ledger
+    clock.now = datetime(2025, 3, 10, tzinfo=UTC)
+    world.register(clock.now - timedelta(days=1))  # written while no projector ran
+    runner = Runner(ledger.engine, NATIONAL)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: lag(ledger.engine, runner.view_set)["events_behind"] == 0)
+        cid = world.register(clock.now - timedelta(hours=3)).aggregate_id
+        world.act(
+            cid, "route", world.at_office, clock.now - timedelta(hours=1), to_unit=world.housing
+        )
+        assert wait_until(lambda: lag(ledger.engine, runner.view_set)["events_behind"] == 0)
+        with ledger.engine.connect() as conn:
+            stage = conn.execute(
+                sa.select(schema.cases.c.stage).where(schema.cases.c.case_id == cid.hex)
+            ).scalar()
+        assert stage == "已转送"
+    finally:
+        runner.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_a_fact_the_projector_cannot_judge_stops_it_and_is_named(
+    world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = world.ledger
+    clock.now = datetime(2025, 3, 10, tzinfo=UTC)
+    world.register(clock.now - timedelta(days=1))
+    import projections.projector as projector
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise KeyError("a field the judge expected")
+
+    monkeypatch.setattr(projector, "judge_case", broken)
+    runner = Runner(ledger.engine, NATIONAL)
+    with pytest.raises(ProjectorStopped) as stopped:
+        runner.catch_up()
+    assert "cannot project fact Registered v1" in str(stopped.value)
+    state = lag(ledger.engine, runner.view_set)
+    assert state["error"] and "Registered v1" in str(state["error"])
+    assert state["position"] == 0  # nothing of the failed batch was written

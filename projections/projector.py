@@ -181,6 +181,7 @@ class Projector:
         self.batch_size = batch_size
         self.include = include
         self.directory: Directory | None = None
+        self.directory_position = -1  # the log position the directory is folded up to
 
     def _load_directory(self, up_to: int) -> Directory:
         directory = Directory()
@@ -193,12 +194,21 @@ class Projector:
     def step(self) -> int:
         """Project the next batch; returns how many log rows it advanced over (0: caught up)."""
         with self.target.begin() as out:
+            # Take the view set's write lock first: projectors of one view set (the live
+            # runner, a request catching up) take turns instead of colliding on its rows.
+            out.execute(
+                schema.view_sets.update()
+                .where(schema.view_sets.c.id == self.view_set)
+                .values(position=schema.view_sets.c.position)
+            )
             current = get_view_set(out, self.view_set)
             if current is None:
                 raise ProjectorStopped(f"no view set {self.view_set}")
             position = current.position
-            if self.directory is None:
+            if self.directory is None or self.directory_position != position:
+                # another projector advanced the view set: our directory is stale
                 self.directory = self._load_directory(position)
+                self.directory_position = position
             with self.source.connect() as src:
                 facts, last = log.facts_after(src, position, self.batch_size)
                 facts = [f for f in facts if self.include(f)]
@@ -221,6 +231,7 @@ class Projector:
                 }
                 write_cases(out, self.view_set, case_facts, self.rules, self.directory)
                 _advance(out, self.view_set, position, last)
+                self.directory_position = last
             except BaseException:
                 self.directory = None  # reload: the batch did not happen
                 raise

@@ -76,3 +76,32 @@ def test_a_fact_the_projector_cannot_judge_stops_it_and_is_named(
     state = lag(ledger.engine, runner.view_set)
     assert state["error"] and "Registered v1" in str(state["error"])
     assert state["position"] == 0  # nothing of the failed batch was written
+
+
+def test_two_projectors_on_one_view_set_take_turns(world: World, clock: Clock) -> None:
+    """The live runner and a request catching up at the same time: neither collides."""
+    from projections.projector import Projector
+    from projections.viewsets import ensure_live
+
+    clock.now = datetime(2025, 3, 10, tzinfo=UTC)
+    for day in range(20):
+        world.register(clock.now - timedelta(days=day, hours=3))
+    engine = world.ledger.engine
+    view_set = ensure_live(engine, NATIONAL)
+    errors: list[BaseException] = []
+
+    def project() -> None:
+        try:
+            Projector(engine, engine, NATIONAL.rules, view_set, batch_size=3).catch_up()
+        except BaseException as e:  # the outcome under test
+            errors.append(e)
+
+    threads = [threading.Thread(target=project) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert lag(engine, view_set)["events_behind"] == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.cases)).scalar() == 20

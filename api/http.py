@@ -202,9 +202,5 @@ def _named(views: Views, row: dict[str, Any]) -> dict[str, Any]:
         "competent_unit",
         "concerned_unit",
     )
-    return plain(
-        {
-            k: known.get(v, v) if k in keys and isinstance(v, str) else v  # type: ignore[no-any-return]
-            for k, v in row.items()
-        }
-    )
+    named = {k: known.get(v, v) if k in keys and isinstance(v, str) else v for k, v in row.items()}
+    return plain(named)  # type: ignore[no-any-return]

@@ -68,7 +68,7 @@ class Fact:
 def _decode_value(d: dict[str, Any]) -> Any:
     kind = d.get("_type_")
     if kind is None or len(d) != 2:
-        return {k: _revive(v) for k, v in d.items()}
+        return {k: _revive(v) if type(v) in _CONTAINERS else v for k, v in d.items()}
     value = d["_data_"]
     if kind == "uuid_hex":
         return value
@@ -79,6 +79,9 @@ def _decode_value(d: dict[str, Any]) -> Any:
     if kind == "decimal_str":
         return Decimal(value)
     raise ValueError(f"stored value of unknown type {kind!r}")
+
+
+_CONTAINERS = (dict, list)
 
 
 def _revive(value: Any) -> Any:

@@ -271,7 +271,7 @@ class _Clocks:
         tz = self.rules.rulebook.tz
         key = (
             run.clock,
-            local_date(run.started_at, tz),
+            run.started_at.astimezone(tz).date(),
             run.notice_deadline,
             tuple(run.extensions),
             run.pause_days,

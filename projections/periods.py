@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 
 from domain.rulebook import StatisticalPeriod
 
+_LABELS: dict[tuple[str, int], dict[date, str]] = {}
 
-@lru_cache(maxsize=8192)
+
 def period_label(period: StatisticalPeriod, day: date) -> str:
     """The statistical period a local day falls in, e.g. ``2025-03``."""
-    return period.containing(day).label
+    labels = _LABELS.setdefault((period.kind, period.start_day), {})
+    label = labels.get(day)
+    if label is None:
+        label = labels[day] = period.containing(day).label
+    return label

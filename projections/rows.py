@@ -6,7 +6,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from domain.deadlines import local_date
 from domain.rulebook import RuleSet
 from projections.directory import Directory
 from projections.judge import Judgment
@@ -25,7 +24,7 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
     tz = rules.rulebook.tz
 
     def period_of(instant: datetime | None) -> str | None:
-        return None if instant is None else period_label(period, local_date(instant, tz))
+        return None if instant is None else period_label(period, instant.astimezone(tz).date())
 
     case = {
         "view_set": view_set,

@@ -158,3 +158,39 @@ def test_a_deadline_in_a_year_without_a_calendar_is_not_computable_and_says_so(
     # The same case under the national rules (calendar days, ending 9 February 2027, which
     # needs no working-day lookup unless it rolls) — and the projector kept going.
     assert views.chain(cid.hex, clock.now)[-1]["deadline_status"].startswith("not yet computable")
+
+
+def test_the_same_log_across_the_spring_festival_under_both_rulebooks(
+    world: World, clock: Clock, national: LoadedRules
+) -> None:
+    """Accepted Friday 17 January 2025. National rules: 60 calendar days → Tuesday 18 March.
+    Local working-day rules: 40 working days, skipping the Spring Festival holiday (28 Jan –
+    4 Feb) but counting the 调休 working Sunday 26 January and Saturday 8 February → Thursday
+    20 March. A reply on 19 March 09:00 is 0.4 days late under the first, on time under the
+    second."""
+    from projections.rebuild import rebuild
+
+    w = world
+    clock.now = local("2025-03-31 12:00")
+    cid = w.register(local("2025-01-16 09:00")).aggregate_id
+    w.act(cid, "route", w.at_office, local("2025-01-16 15:00"), to_unit=w.housing)
+    w.act(cid, "accept", w.at_housing, local("2025-01-17 09:00"))
+    w.act(
+        cid,
+        "reply",
+        w.at_housing,
+        local("2025-03-19 09:00"),
+        outcome="支持",
+        text="t",
+        delivered_at=local("2025-03-19 10:00"),
+    )
+    working = load(DEFAULT_RULEBOOK.parent / "local-working-days.toml")
+    under_national = project(w.ledger, national)
+    under_working = Views(w.ledger.engine, rebuild(w.ledger.engine, working), working.rules)
+
+    def handling(views: Views) -> tuple[date, Decimal]:
+        chain = [i for i in views.chain(cid.hex, clock.now) if i["clock"] == "handling"]
+        return chain[-1]["deadline"], sum((i["overdue_days"] for i in chain), Decimal(0))
+
+    assert handling(under_national) == (date(2025, 3, 18), Decimal("0.4"))
+    assert handling(under_working) == (date(2025, 3, 20), Decimal("0.0"))

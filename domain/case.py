@@ -71,6 +71,7 @@ class Case(Aggregate):
         CORRECTABLE = frozenset(
             {"occurred_at", "received_at", "channel", "category", "summary", "matter_kind"}
         )
+        class_version = 2
         case_number: str
         registering_office: UUID
         channel: str
@@ -84,6 +85,12 @@ class Case(Aggregate):
         concerned_unit: UUID | None
         concerned_person: str | None
         attachments: list[str]
+        receipt_hash: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """v2 keeps the hash of the petitioner's receipt code (查询码); v1 issued none."""
+            state["receipt_hash"] = None
 
         def apply(self, case: Case) -> None:
             case.case_number = self.case_number
@@ -115,6 +122,7 @@ class Case(Aggregate):
             case.event_types = [type(self).__name__]
             case.command_ids = {self.command_id: self.originator_version}
             case.correction_count = 0
+            case.receipt_hash = self.receipt_hash
 
     class Routed(Event):
         """转送 / 交办: the holder sends the case to another unit (and optionally a handler)."""
@@ -347,6 +355,13 @@ class Case(Aggregate):
             case.stage_before_close = case.stage
             case.stage = Stage.WITHDRAWN
 
+    class IdentityDisclosed(Event):
+        """Someone was shown a protected identity (an informant's, 条例 Art 30, 46): who saw
+        whose, when and why. Recorded for every disclosure; it changes nothing in the case."""
+
+        petitioner_ids: list[UUID]
+        purpose: str
+
     class Corrected(Event):
         """更正: a new fact saying which recorded fact was wrong, what it should say, and why.
 
@@ -395,6 +410,7 @@ class Case(Aggregate):
     event_types: list[str]
     command_ids: dict[str, int]
     correction_count: int
+    receipt_hash: str | None
 
     def __init__(self) -> None:
         """State is set by ``Registered.apply``; a case only comes into being by registration."""
@@ -419,6 +435,7 @@ class Case(Aggregate):
         concerned_unit: UUID | None = None,
         concerned_person: str | None = None,
         attachments: list[str] | None = None,
+        receipt_hash: str | None = None,
     ) -> Case:
         """登记. ``p.actor_unit`` is the registering office; the clerk is ``p.actor``."""
         if p.actor_unit is None:
@@ -442,6 +459,8 @@ class Case(Aggregate):
             _text(concerned_person, "concerned_person", limit=MAX_SHORT_TEXT)
         if kind is MatterKind.REPORT and concerned_unit is None and concerned_person is None:
             raise InvalidInput("a report (检举控告) must name the unit or person it concerns")
+        if receipt_hash is not None:
+            _text(receipt_hash, "receipt_hash", limit=128)
         refs = list(attachments or [])
         for ref in refs:
             _text(ref, "attachments[]", limit=MAX_SHORT_TEXT)
@@ -467,6 +486,7 @@ class Case(Aggregate):
             concerned_unit=concerned_unit,
             concerned_person=concerned_person,
             attachments=refs,
+            receipt_hash=receipt_hash,
         )
 
     def route(
@@ -785,6 +805,17 @@ class Case(Aggregate):
             field=field,
             new_value=value,
             reason=_text(reason, "reason"),
+        )
+
+    def record_disclosure(self, p: Provenance, *, purpose: str) -> None:
+        """Record that ``p.actor`` was shown the petitioners' identities (any stage)."""
+        if not isinstance(p, Provenance):
+            raise InvalidInput("every command needs its provenance (actor, unit, times, id)")
+        self._emit(
+            self.IdentityDisclosed,
+            p,
+            petitioner_ids=list(self.petitioner_ids),
+            purpose=_text(purpose, "purpose", limit=MAX_SHORT_TEXT),
         )
 
     # ------------------------------------------------------------------ helpers

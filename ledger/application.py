@@ -326,6 +326,20 @@ class Ledger(Application[UUID]):
             causation_id=causation_id,
         )
 
+    def record_disclosure(
+        self, case_id: UUID, *, actor: Actor, purpose: str, command_id: str
+    ) -> CommandResult:
+        """Record that ``actor`` was shown the protected identities on a case, now."""
+        return self._update(
+            Case,
+            case_id,
+            "record_disclosure",
+            {"purpose": purpose},
+            actor,
+            self.clock(),
+            command_id,
+        )
+
     def get_case(self, case_id: UUID, *, version: int | None = None) -> Case:
         try:
             case: Aggregate = self.repository.get(case_id, version=version)

@@ -26,7 +26,7 @@ from domain.rulebook import RuleSet
 from projections import log, schema
 from projections.bulk import insert_tuples
 from projections.directory import Directory
-from projections.facts import decode_all, hex_id
+from projections.facts import CASE_TOPIC_PREFIX, decode_all, hex_id
 from projections.projector import (
     Projector,
     create_view_set,
@@ -38,7 +38,6 @@ from projections.queries import Views, pairs
 from projections.statistics import Statistics
 from projections.viewsets import LoadedRules
 
-CASE_TOPICS = "domain.case:%"
 PARALLEL_FROM_CASES = 5000
 PAGE = 5000
 
@@ -50,10 +49,12 @@ CaseRows = tuple[str, list[RawRow]]
 def _case_pages(conn: sa.Connection, after: str | None, up_to: int) -> Iterator[CaseRows]:
     """(case id, its stored rows up to ``up_to``) in aggregate-id order, after case ``after``.
     Rows stay undecoded: judging (and decoding) may happen in another process."""
+    # A row-value comparison and nothing else, so both databases walk the (originator_id,
+    # version) index; other aggregates' rows and rows after ``up_to`` are skipped here (a
+    # filter on topic made PostgreSQL sort the whole table for every page).
     statement = sa.text(
         f"SELECT id, originator_id, originator_version, topic, state FROM {log.EVENTS_TABLE} "
-        "WHERE topic LIKE :topics AND id <= :up_to AND "
-        "(originator_id > :after_id OR (originator_id = :after_id AND originator_version > :v)) "
+        "WHERE (originator_id, originator_version) > (:after_id, :v) "
         "ORDER BY originator_id, originator_version LIMIT :page"
     ).bindparams(
         sa.bindparam("after_id", type_=UUIDType()),
@@ -65,24 +66,20 @@ def _case_pages(conn: sa.Connection, after: str | None, up_to: int) -> Iterator[
     while True:
         page = conn.execute(
             statement,
-            {
-                "topics": CASE_TOPICS,
-                "up_to": up_to,
-                "after_id": after_id,
-                "v": version,
-                "page": PAGE,
-            },
+            {"after_id": after_id, "v": version, "page": PAGE},
         ).all()
         if not page:
             break
         for position, originator_id, v, topic, state in page:
+            if position > up_to or not topic.startswith(CASE_TOPIC_PREFIX):
+                continue
             case_id = hex_id(originator_id)
             if case_id != current:
                 if current is not None:
                     yield current, rows
                 current, rows = case_id, []
             rows.append((position, case_id, v, topic, bytes(state)))
-        after_id = UUID(hex=current)
+        after_id = UUID(hex=hex_id(page[-1][1]))
         version = page[-1][2]
     if current is not None:
         yield current, rows

@@ -203,10 +203,13 @@ def serve(
     import uvicorn
 
     from api.http import create_app
+    from api.observability import json_logging
 
     settings = _settings()
     out.print(f"Serving the ledger in {_where(settings)} on http://{host}:{port}/docs")
-    uvicorn.run(create_app(settings), host=host, port=port)
+    out.print("Get a token with `petition token issue …` (or `petition token demo`).")
+    json_logging()
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 
 def _cell(value: Any) -> str:

@@ -14,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.cli import _fail, _ledger, app, out, parse_instant
+from api.cli import _fail, _ledger, app, err, out, parse_instant
 from api.presenters import plain
 from api.readmodel import default_rules, views_at
 from ledger.application import Ledger
@@ -358,3 +358,99 @@ def rules_list() -> None:
                 r["id"], r["rulebook_name"], r["status"], str(r["position"]), r["error"] or ""
             )
     out.print(table)
+
+
+token_app = typer.Typer(help="Bearer tokens for the HTTP API.")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("issue")
+def token_issue(
+    user: Annotated[str, typer.Option(help="The person's id (a directory person).")],
+    role: Annotated[
+        str,
+        typer.Option(help="registrar, handler, leader, supervisor, inspector, assessor or admin."),
+    ],
+    unit: Annotated[
+        str, typer.Option(help="The unit they act for (code or id); their scope is its subtree.")
+    ],
+    days: Annotated[int, typer.Option(min=1, max=366, help="Valid for this many days.")] = 30,
+) -> None:
+    """Issue a signed token for a person acting in a role for a unit."""
+    from datetime import timedelta
+    from uuid import UUID
+
+    from api.security import Role, issue, token_secret
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        _fail(f"--role must be one of {', '.join(r.value for r in Role)}")
+    with _ledger() as ledger:
+        try:
+            person = ledger.get_person(UUID(user))
+        except ValueError:
+            _fail(f"--user: {user!r} is not a person id")
+        unit_id = _unit_by_code_or_id(ledger, unit)
+        if not person.is_member_of(unit_id):
+            _fail(f"{person.name} is not a member of that unit")
+        secret = token_secret(ledger.settings)
+    out.print(
+        issue(
+            secret,
+            user=person.id,
+            role=role_value,
+            unit=unit_id,
+            now=datetime.now(UTC),
+            ttl=timedelta(days=days),
+        ),
+        soft_wrap=True,
+    )
+
+
+def _unit_by_code_or_id(ledger: Ledger, reference: str) -> Any:
+    from uuid import UUID
+
+    from domain.errors import NotFound
+
+    try:
+        return ledger.get_unit(UUID(reference)).id
+    except (ValueError, NotFound):
+        pass
+    views = _live(ledger)
+    return UUID(hex=_unit_id(views, reference))
+
+
+def _live(ledger: Ledger) -> Views:
+    from api.readmodel import live_views
+
+    return live_views(ledger)
+
+
+@token_app.command("demo")
+def token_demo() -> None:
+    """An admin token for a member of a top-level unit (its scope is everything below): for
+    trying the API on the demo data set."""
+    from api.security import Role, issue, token_secret
+
+    with _ledger() as ledger:
+        views = _live(ledger)
+        u, m = schema.units, schema.memberships
+        with views.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(m.c.person_id, u.c.unit_id, u.c.name)
+                .join(u, sa.and_(u.c.view_set == m.c.view_set, u.c.unit_id == m.c.unit_id))
+                .where(m.c.view_set == views.view_set, u.c.parent.is_(None))
+                .order_by(u.c.name, m.c.person_id)
+            ).first()
+        if row is None:
+            _fail("the directory is empty: run `petition demo` first")
+        secret = token_secret(ledger.settings)
+    from uuid import UUID
+
+    person, unit, name = row
+    jwt = issue(
+        secret, user=UUID(hex=person), role=Role.ADMIN, unit=UUID(hex=unit), now=datetime.now(UTC)
+    )
+    err.print(f"admin of {name}; use it as: Authorization: Bearer <token>")
+    out.print(jwt, soft_wrap=True)

@@ -54,11 +54,15 @@ def redact_petitioners(
     return [{"petitioner_id": None, "name": INFORMANT_WITHHELD} for _ in petitioners]
 
 
-def case_view(ledger: Ledger, case: Case, names: Names | None = None) -> dict[str, Any]:
-    """What the record says about a case now (or at the version/instant it was loaded at)."""
+def case_view(
+    ledger: Ledger, case: Case, names: Names | None = None, *, reveal: bool = False
+) -> dict[str, Any]:
+    """What the record says about a case now (or at the version/instant it was loaded at).
+    An informant's identity is withheld unless ``reveal`` (the caller checked clearance and
+    records the disclosure)."""
     names = names or Names(ledger)
     registered = ledger.history(case.id)[0]
-    is_report = case.matter_kind == MatterKind.REPORT
+    is_report = case.matter_kind == MatterKind.REPORT and not reveal
     return {
         "id": str(case.id),
         "case_number": case.case_number,
@@ -96,6 +100,8 @@ def event_view(
     data = dict(event.data)
     if "petitioners" in data:
         data["petitioners"] = redact_petitioners(data["petitioners"], is_report=is_report)
+    if "petitioner_ids" in data and is_report:
+        data["petitioner_ids"] = [INFORMANT_WITHHELD] * len(data["petitioner_ids"])
 
     def who(person: UUID | None) -> str | None:
         return PETITIONER if person in petitioner_ids else names(person)
@@ -113,11 +119,13 @@ def event_view(
     }
 
 
-def history_view(ledger: Ledger, case_id: UUID, names: Names | None = None) -> list[dict[str, Any]]:
+def history_view(
+    ledger: Ledger, case_id: UUID, names: Names | None = None, *, reveal: bool = False
+) -> list[dict[str, Any]]:
     names = names or Names(ledger)
     history = ledger.history(case_id)
     registered = history[0].data
-    is_report = registered["matter_kind"] == MatterKind.REPORT
+    is_report = registered["matter_kind"] == MatterKind.REPORT and not reveal
     petitioner_ids = {p["petitioner_id"] for p in registered["petitioners"]}
     return [
         event_view(e, names, is_report=is_report, petitioner_ids=petitioner_ids) for e in history

@@ -12,9 +12,11 @@ import select
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from projections import schema
@@ -108,18 +110,28 @@ class Runner:
 
 
 def lag(engine: sa.Engine, view_set: str) -> dict[str, float | int | str | None]:
-    """How far the view set is behind the log: in events and in seconds of recorded time."""
+    """How far the view set is behind the log: in events, and in seconds since the oldest
+    fact not yet projected was written."""
     with engine.connect() as conn:
         current = get_view_set(conn, view_set)
         last = conn.execute(sa.text(f"SELECT max(id) FROM {EVENTS_TABLE}")).scalar() or 0
         error = conn.execute(
             sa.select(schema.view_sets.c.error).where(schema.view_sets.c.id == view_set)
         ).scalar()
-    position = current.position if current else 0
+        position = current.position if current else 0
+        seconds = 0.0
+        if last > position:
+            state = conn.execute(
+                sa.text(f"SELECT state FROM {EVENTS_TABLE} WHERE id > :p ORDER BY id LIMIT 1"),
+                {"p": position},
+            ).scalar()
+            written = orjson.loads(bytes(state or b"{}"))["timestamp"]["_data_"]
+            seconds = max(0.0, time.time() - datetime.fromisoformat(written).timestamp())
     return {
         "view_set": view_set,
         "position": position,
         "log_end": last,
         "events_behind": last - position,
+        "seconds_behind": seconds,
         "error": error,
     }

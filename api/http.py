@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from api import routes_cases, routes_petitioner, routes_views
+from api import routes_cases, routes_directory, routes_petitioner, routes_views
 from api.deps import LedgerDep
 from api.observability import install as install_observability
 from api.readmodel import default_rules
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
     app.include_router(routes_cases.router)
     app.include_router(routes_views.router)
     app.include_router(routes_petitioner.router)
+    app.include_router(routes_directory.router)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, error: DomainError) -> JSONResponse:

@@ -214,7 +214,9 @@ def test_errors_are_problem_documents_and_write_nothing(
     clerk = token(world.clerk, Role.REGISTRAR, world.office)
     register(api, world)
     before = len(api.get("/cases/XF-2025-00001/history", headers=clerk).json())
-    response = getattr(api, method)(path, headers=clerk, **({"json": body} if body is not None else {}))
+    response = getattr(api, method)(
+        path, headers=clerk, **({"json": body} if body is not None else {})
+    )
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["type"].endswith(kind)
@@ -362,3 +364,24 @@ def test_no_trace_of_the_informant_reaches_the_reported_unit(api: TestClient, wo
     history = api.get(f"/cases/{number}/history", headers=clerk).json()
     disclosures = [e for e in history if e["type"] == "IdentityDisclosed"]
     assert disclosures and disclosures[0]["actor"] == "陈志华"
+
+
+def test_an_admin_builds_the_directory_over_http(api: TestClient, world: World) -> None:
+    admin = token(world.leader, Role.ADMIN, world.city)
+    unit = api.post(
+        "/units",
+        json={"name": "市民政局", "code": "MZ", "kind": "职能部门", "parent": str(world.city)},
+        headers=admin,
+    )
+    assert unit.status_code == 201, unit.text
+    person = api.post("/people", json={"name": "刘洋"}, headers=admin)
+    joined = api.post(
+        f"/people/{person.json()['id']}/memberships",
+        json={"action": "join", "unit": unit.json()["id"], "role": "承办人"},
+        headers=admin,
+    )
+    assert joined.status_code == 200 and joined.json()["version"] == 2
+    clerk = token(world.clerk, Role.REGISTRAR, world.office)
+    assert api.post("/people", json={"name": "x"}, headers=clerk).status_code == 403
+    bad = api.post("/units", json={"name": "x", "code": "中文", "kind": "职能部门"}, headers=admin)
+    assert bad.status_code == 422

@@ -109,20 +109,25 @@ def require_view(principal: Principal, view: str) -> None:
         raise Forbidden(f"a {principal.role} may not read the {view} view")
 
 
+def subtree(views: Views, unit: str) -> set[str]:
+    """A unit and every unit below it, in the views' directory."""
+    directory = Directory()
+    u = schema.units
+    with views.engine.connect() as conn:
+        for unit_id, parent in conn.execute(
+            sa.select(u.c.unit_id, u.c.parent).where(u.c.view_set == views.view_set)
+        ):
+            directory.units[unit_id] = {"parent": parent}
+    return directory.subtree(unit)
+
+
 class Scope:
     """A principal's unit subtree, read from the live directory."""
 
     def __init__(self, principal: Principal, views: Views) -> None:
         self.principal = principal
         self.views = views
-        directory = Directory()
-        u = schema.units
-        with views.engine.connect() as conn:
-            for unit_id, parent in conn.execute(
-                sa.select(u.c.unit_id, u.c.parent).where(u.c.view_set == views.view_set)
-            ):
-                directory.units[unit_id] = {"parent": parent}
-        self.units = directory.subtree(principal.unit.hex)
+        self.units = subtree(views, principal.unit.hex)
 
     def covers(self, unit: str | None) -> bool:
         return unit is not None and unit in self.units

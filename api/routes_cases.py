@@ -340,9 +340,7 @@ def list_cases(
     units = scope.units
     if unit is not None:
         scope.require_unit(unit)
-        narrowed = access.Scope(principal, views)
-        narrowed.units = _subtree(views, unit)
-        units = narrowed.units
+        units = access.subtree(views, unit)
     c = schema.cases
     query = sa.select(c).where(
         c.c.view_set == views.view_set,
@@ -374,21 +372,6 @@ def list_cases(
         "total": total,
         "items": [named(views, {k: v for k, v in row.items() if k != "view_set"}) for row in rows],
     }
-
-
-def _subtree(views: Views, unit: str) -> set[str]:
-    import sqlalchemy as sa
-
-    from projections.directory import Directory
-
-    directory = Directory()
-    u = schema.units
-    with views.engine.connect() as conn:
-        for unit_id, parent in conn.execute(
-            sa.select(u.c.unit_id, u.c.parent).where(u.c.view_set == views.view_set)
-        ):
-            directory.units[unit_id] = {"parent": parent}
-    return directory.subtree(unit)
 
 
 def _instant(as_of: datetime | None) -> datetime | None:

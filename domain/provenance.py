@@ -16,6 +16,19 @@ from domain.errors import InvalidInput, TimeOutOfOrder
 
 MAX_ID_LENGTH = 200
 
+STORED_PROVENANCE = (
+    "timestamp",
+    "originator_topic",
+    "occurred_at",
+    "actor",
+    "actor_unit",
+    "on_behalf_of",
+    "command_id",
+    "correlation_id",
+    "causation_id",
+)
+"""The stored keys every event has besides its own fields (the library's and ours)."""
+
 
 def require_aware(value: datetime, field: str) -> datetime:
     """Instants are kept in UTC; a naive datetime is ambiguous and refused."""

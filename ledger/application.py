@@ -27,7 +27,7 @@ from domain.directory import DirectoryEntry, Person, Unit
 from domain.errors import ConcurrentUpdate, InvalidInput, NoStanding, NotFound
 from domain.numbering import CaseNumbering
 from domain.petitioners import Petitioner
-from domain.provenance import Provenance
+from domain.provenance import STORED_PROVENANCE, Provenance
 from domain.workflow import ALLOWED_STAGES
 from ledger.settings import Settings
 
@@ -97,19 +97,7 @@ class RecordedEvent:
     data: dict[str, Any]
 
 
-_PROVENANCE_KEYS = (
-    "originator_id",
-    "originator_version",
-    "timestamp",
-    "originator_topic",
-    "occurred_at",
-    "actor",
-    "actor_unit",
-    "on_behalf_of",
-    "command_id",
-    "correlation_id",
-    "causation_id",
-)
+_PROVENANCE_KEYS = ("originator_id", "originator_version", *STORED_PROVENANCE)
 
 
 def _utcnow() -> datetime:

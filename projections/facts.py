@@ -18,21 +18,12 @@ from typing import Any
 import orjson
 from eventsourcing.utils import resolve_topic
 
+from domain.provenance import STORED_PROVENANCE
+
 # Stored topics of the aggregates a projector reads; anything else (case-number sequences,
 # snapshots) is skipped.
 CASE_TOPIC_PREFIX = "domain.case:Case."
 DIRECTORY_TOPIC_PREFIXES = ("domain.directory:Unit.", "domain.directory:Person.")
-PROVENANCE = (
-    "timestamp",
-    "originator_topic",
-    "occurred_at",
-    "actor",
-    "actor_unit",
-    "on_behalf_of",
-    "command_id",
-    "correlation_id",
-    "causation_id",
-)
 
 
 @dataclass(slots=True)
@@ -148,7 +139,7 @@ def decode(row: Sequence[Any]) -> Fact | None:
         on_behalf_of=data.pop("on_behalf_of"),
         command_id=data.pop("command_id"),
     )
-    for key in PROVENANCE:
+    for key in STORED_PROVENANCE:
         data.pop(key, None)
     fact.data = data
     return fact

@@ -182,6 +182,8 @@ class _Clocks:
 
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
+        self.tz = rules.rulebook.tz
+        self.deadlines = _deadline_cache(rules)
         self.runs: list[ClockRun] = []
         self.barred: set[str] = set()
 
@@ -262,13 +264,7 @@ class _Clocks:
         run.cancelled = not stop
 
     def _compute_deadline(self, run: ClockRun) -> None:
-        rule = self.rules.rulebook.clock(run.clock)
-        run.extension_days = allowed_extension_days(
-            run.extensions,
-            max_extension_days=rule.max_extension_days,
-            max_extensions=rule.max_extensions,
-        )
-        tz = self.rules.rulebook.tz
+        tz = self.tz
         key = (
             run.clock,
             run.started_at.astimezone(tz).date(),
@@ -276,9 +272,14 @@ class _Clocks:
             tuple(run.extensions),
             run.pause_days,
         )
-        cache = _deadline_cache(self.rules)
-        found = cache.get(key)
+        found = self.deadlines.get(key)
         if found is None:
+            rule = self.rules.rulebook.clock(run.clock)
+            extension = allowed_extension_days(
+                run.extensions,
+                max_extension_days=rule.max_extension_days,
+                max_extensions=rule.max_extensions,
+            )
             try:
                 day = self.rules.deadline(
                     run.clock,
@@ -287,11 +288,11 @@ class _Clocks:
                     extensions_granted=run.extensions,
                     pause_days=run.pause_days,
                 )
-                found = (day, deadline_end(day, tz), None)
+                found = (day, deadline_end(day, tz), None, extension)
             except CalendarYearUnknown as e:
-                found = (None, None, e.year)
-            cache[key] = found
-        run.deadline, run.deadline_end, run.unknown_year = found
+                found = (None, None, e.year, extension)
+            self.deadlines[key] = found
+        run.deadline, run.deadline_end, run.unknown_year, run.extension_days = found
 
     def governing(self, holder: str | None) -> ClockRun | None:
         """The clock the holder answers to now: the earliest deadline among its duties."""

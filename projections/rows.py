@@ -13,7 +13,7 @@ from projections.periods import period_label
 
 
 def seconds(instant: datetime | None) -> float | None:
-    return None if instant is None else instant.timestamp()
+    return instant.timestamp() if instant is not None else None
 
 
 def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, list[dict[str, Any]]]:

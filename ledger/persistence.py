@@ -18,6 +18,8 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine
 
+from ledger.seals import SealingRecorder
+
 LOCK_TIMEOUT_MS = 10_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 SQLITE_BUSY_TIMEOUT_S = 15
@@ -36,6 +38,8 @@ def engine_options(url: str) -> dict[str, Any]:
 
 
 class Factory(SQLAlchemyFactory):
+    application_recorder_class = SealingRecorder  # every event is sealed as it is stored
+
     def __init__(self, env: Environment) -> None:
         InfrastructureFactory.__init__(self, env)  # the parent would build its own engine
         self._schema_name = self.env.get(self.SQLALCHEMY_SCHEMA)

@@ -1,0 +1,200 @@
+"""Verifying the log against its seals: the first place where it does not match, and how.
+
+Problems, in the words an inspector would use:
+
+- ``changed``: an event's bytes (or its place) are not what was sealed;
+- ``missing``: a sealed event is gone (deleted);
+- ``inserted``: an event is there that was never sealed (written around the ledger);
+- ``reordered``: an event sits at another position than the one it was sealed at;
+- ``chain-broken``: the seals themselves were edited (a hash does not follow from the one
+  before it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy_utils.types.uuid import UUIDType
+
+from ledger.seals import GENESIS, SEALS_TABLE, chain, event_digest
+
+EVENTS_TABLE = "ledger_events"
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    position: int
+    aggregate_id: UUID | None
+    version: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"position {self.position}"
+        if self.aggregate_id is not None:
+            where += f" (aggregate {self.aggregate_id}, version {self.version})"
+        return f"{self.kind} at {where}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Report:
+    events: int
+    head: bytes
+    problem: Problem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+Row = tuple[int, UUID, int, str, bytes]
+Seal = tuple[int, UUID, int, bytes, bytes]
+
+
+def _uuid(value: Any) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, bytes | memoryview):
+        return UUID(bytes=bytes(value))
+    return UUID(str(value))
+
+
+def stored_rows(conn: sa.Connection, aggregate: UUID | None = None) -> Iterator[Row]:
+    """Every stored event in position order (or one aggregate's, in version order)."""
+    query = f"SELECT id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE}"
+    if aggregate is None:
+        result = conn.execute(sa.text(query + " ORDER BY id"))
+    else:
+        result = conn.execute(
+            sa.text(query + " WHERE originator_id = :a ORDER BY originator_version").bindparams(
+                sa.bindparam("a", type_=UUIDType())
+            ),
+            {"a": aggregate},
+        )
+    for position, originator, version, topic, state in result.yield_per(5000):
+        yield position, _uuid(originator), version, topic, bytes(state)
+
+
+def stored_seals(conn: sa.Connection, aggregate: UUID | None = None) -> Iterator[Seal]:
+    query = f"SELECT id, originator_id, originator_version, case_hash, log_hash FROM {SEALS_TABLE}"
+    if aggregate is None:
+        result = conn.execute(sa.text(query + " ORDER BY id"))
+    else:
+        result = conn.execute(
+            sa.text(query + " WHERE originator_id = :a ORDER BY originator_version").bindparams(
+                sa.bindparam("a", type_=UUIDType())
+            ),
+            {"a": aggregate},
+        )
+    for position, originator, version, case_hash, log_hash in result.yield_per(5000):
+        yield position, _uuid(originator), version, bytes(case_hash), bytes(log_hash)
+
+
+def verify_rows(rows: Iterable[Row], seals: Iterable[Seal], *, whole_log: bool = True) -> Report:
+    """Walk events and seals together; stop at the first problem. ``whole_log``: the rows
+    are the whole log in position order (both chains are checked); otherwise they are one
+    aggregate's events in version order (its case chain is checked)."""
+    event_iter, seal_iter = iter(rows), iter(seals)
+    event, seal = next(event_iter, None), next(seal_iter, None)
+    log_hash = GENESIS
+    case_hashes: dict[UUID, tuple[int, bytes]] = {}
+    count = 0
+    while event is not None or seal is not None:
+        if event is None or (seal is not None and seal[0] < event[0] and whole_log):
+            assert seal is not None
+            return Report(
+                count,
+                log_hash,
+                Problem("missing", seal[0], seal[1], seal[2], "a sealed event is no longer stored"),
+            )
+        position, originator, version, topic, state = event
+        if seal is None or (whole_log and event[0] < seal[0]):
+            return Report(
+                count,
+                log_hash,
+                Problem("inserted", position, originator, version, "this event was never sealed"),
+            )
+        sealed_position, sealed_originator, sealed_version, case_hash, sealed_log = seal
+        if (originator, version) != (sealed_originator, sealed_version):
+            return Report(
+                count,
+                log_hash,
+                Problem(
+                    "reordered",
+                    position,
+                    originator,
+                    version,
+                    f"position {sealed_position} was sealed for version {sealed_version} of "
+                    f"aggregate {sealed_originator}",
+                ),
+            )
+        if position != sealed_position:
+            return Report(
+                count,
+                log_hash,
+                Problem(
+                    "reordered",
+                    position,
+                    originator,
+                    version,
+                    f"this event was sealed at position {sealed_position}",
+                ),
+            )
+        digest = event_digest(position, originator, version, topic, state)
+        previous_version, previous_case = case_hashes.get(originator, (0, GENESIS))
+        if chain(previous_case, digest) != case_hash:
+            if version != previous_version + 1:
+                return Report(
+                    count,
+                    log_hash,
+                    Problem(
+                        "missing",
+                        position,
+                        originator,
+                        version,
+                        f"the aggregate jumps from version {previous_version} to {version}",
+                    ),
+                )
+            return Report(
+                count,
+                log_hash,
+                Problem(
+                    "changed",
+                    position,
+                    originator,
+                    version,
+                    "its bytes are not the bytes that were sealed",
+                ),
+            )
+        if whole_log:
+            if chain(log_hash, digest) != sealed_log:
+                return Report(
+                    count,
+                    log_hash,
+                    Problem(
+                        "chain-broken",
+                        position,
+                        originator,
+                        version,
+                        "the log chain does not follow from the previous seal",
+                    ),
+                )
+            log_hash = sealed_log
+        case_hashes[originator] = (version, case_hash)
+        count += 1
+        event, seal = next(event_iter, None), next(seal_iter, None)
+    return Report(count, log_hash, None)
+
+
+def verify(engine: sa.Engine, aggregate: UUID | None = None) -> Report:
+    """Check the whole store (both chains), or one aggregate's events (its case chain)."""
+    with engine.connect() as conn:
+        return verify_rows(
+            stored_rows(conn, aggregate),
+            stored_seals(conn, aggregate),
+            whole_log=aggregate is None,
+        )

@@ -1,0 +1,117 @@
+"""Tamper evidence: an edit made directly in the database — one byte of one event, a deleted
+row, two rows swapped, a row slipped in — is detected and pinpointed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+import sqlalchemy as sa
+
+from ledger.integrity import verify
+from ledger.seals import GENESIS
+from tests.conftest import Clock
+from tests.world import World
+
+
+@pytest.fixture
+def story(world: World, clock: Clock) -> list[UUID]:
+    w = world
+    clock.now = datetime(2025, 3, 10, tzinfo=UTC)
+    cases = []
+    for day in range(3):
+        cid = w.register(clock.now - timedelta(days=5 - day)).aggregate_id
+        w.act(cid, "route", w.at_office, clock.now - timedelta(days=1), to_unit=w.housing)
+        cases.append(cid)
+    return cases
+
+
+def rows(world: World) -> list[tuple[int, object, int, str, bytes]]:
+    with world.ledger.engine.connect() as conn:
+        return [
+            (r[0], r[1], r[2], r[3], bytes(r[4]))
+            for r in conn.execute(
+                sa.text(
+                    "SELECT id, originator_id, originator_version, topic, state FROM ledger_events "
+                    "ORDER BY id"
+                )
+            )
+        ]
+
+
+def execute(world: World, sql: str, **params: object) -> None:
+    with world.ledger.engine.begin() as conn:
+        conn.execute(sa.text(sql), params)
+
+
+def case_rows(world: World, case: UUID) -> list[tuple[int, object, int, str, bytes]]:
+    return [
+        r
+        for r in rows(world)
+        if str(r[1]).replace("-", "") in (case.hex,)
+        or (isinstance(r[1], bytes) and r[1] == case.bytes)
+    ]
+
+
+def test_an_untouched_log_verifies(world: World, story: list[UUID]) -> None:
+    report = verify(world.ledger.engine)
+    assert report.ok and report.events == len(rows(world)) and report.head != GENESIS
+    assert verify(world.ledger.engine, story[0]).ok
+
+
+def test_one_changed_byte_is_found(world: World, story: list[UUID]) -> None:
+    position, _, version, _, state = case_rows(world, story[1])[1]
+    tampered = (
+        state.replace("市".encode(), "巿".encode(), 1)
+        if "市".encode() in state
+        else (state[:-2] + b"0}")
+    )
+    execute(world, "UPDATE ledger_events SET state = :s WHERE id = :i", s=tampered, i=position)
+    problem = verify(world.ledger.engine).problem
+    assert problem is not None and problem.kind == "changed"
+    assert (problem.position, problem.aggregate_id, problem.version) == (
+        position,
+        story[1],
+        version,
+    )
+    assert not verify(world.ledger.engine, story[1]).ok
+    assert verify(world.ledger.engine, story[0]).ok  # the other cases still verify
+
+
+def test_a_deleted_row_is_found(world: World, story: list[UUID]) -> None:
+    position = case_rows(world, story[2])[0][0]
+    execute(world, "DELETE FROM ledger_events WHERE id = :i", i=position)
+    problem = verify(world.ledger.engine).problem
+    assert problem is not None and (problem.kind, problem.position) == ("missing", position)
+
+
+def test_two_swapped_rows_are_found(world: World, story: list[UUID]) -> None:
+    a, b = case_rows(world, story[0])[1][0], case_rows(world, story[1])[1][0]
+    for old, new in ((a, -1), (b, a), (-1, b)):
+        execute(world, "UPDATE ledger_events SET id = :new WHERE id = :old", new=new, old=old)
+    problem = verify(world.ledger.engine).problem
+    assert problem is not None and (problem.kind, problem.position) == ("reordered", a)
+
+
+def test_a_row_slipped_in_is_found(world: World, story: list[UUID]) -> None:
+    last = rows(world)[-1]
+    execute(
+        world,
+        "INSERT INTO ledger_events (id, originator_id, originator_version, topic, "
+        "state) VALUES (:i, :o, :v, :t, :s)",
+        i=last[0] + 100,
+        o=last[1],
+        v=last[2] + 1,
+        t=last[3],
+        s=last[4],
+    )
+    problem = verify(world.ledger.engine).problem
+    assert problem is not None and (problem.kind, problem.position) == ("inserted", last[0] + 100)
+
+
+def test_an_edited_seal_is_found(world: World, story: list[UUID]) -> None:
+    position = rows(world)[3][0]
+    execute(world, "UPDATE ledger_seals SET log_hash = :h WHERE id = :i", h=bytes(32), i=position)
+    problem = verify(world.ledger.engine).problem
+    assert problem is not None and problem.kind == "chain-broken" and problem.position == position

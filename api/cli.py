@@ -223,4 +223,5 @@ def main() -> None:  # pragma: no cover - the console script
 
 
 # The view, projector and rulebook commands register themselves on ``app``.
+import api.cli_integrity  # noqa: E402
 import api.cli_views  # noqa: E402, F401

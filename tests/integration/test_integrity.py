@@ -115,3 +115,43 @@ def test_an_edited_seal_is_found(world: World, story: list[UUID]) -> None:
     execute(world, "UPDATE ledger_seals SET log_hash = :h WHERE id = :i", h=bytes(32), i=position)
     problem = verify(world.ledger.engine).problem
     assert problem is not None and problem.kind == "chain-broken" and problem.position == position
+
+
+def test_an_exported_bundle_verifies_elsewhere_and_an_edited_one_does_not(
+    world: World, story: list[UUID], tmp_path: object
+) -> None:
+    import base64
+    import io
+    import json
+
+    from ledger.integrity import export_bundle, verify_bundle
+
+    buffer = io.StringIO()
+    assert export_bundle(world.ledger.engine, buffer).ok
+    lines = buffer.getvalue().splitlines()
+    assert verify_bundle(lines).ok
+    record = json.loads(lines[5])
+    state = base64.b64decode(record["state"])
+    record["state"] = base64.b64encode(state.replace(b'"', b"'", 1)).decode()
+    lines[5] = json.dumps(record)
+    problem = verify_bundle(lines).problem
+    assert problem is not None and problem.kind == "changed" and problem.position == record["id"]
+
+
+def test_the_cli_verifies_and_names_the_first_bad_event(
+    world: World, story: list[UUID], database_url: str, tmp_path: object
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    runner = CliRunner()
+    env = {"DATABASE_URL": database_url}
+    assert runner.invoke(app, ["verify"], env=env).exit_code == 0
+    bundle = f"{tmp_path}/ledger.bundle"
+    assert runner.invoke(app, ["export", bundle], env=env).exit_code == 0
+    position = rows(world)[4][0]
+    execute(world, "DELETE FROM ledger_events WHERE id = :i", i=position)
+    result = runner.invoke(app, ["verify"], env=env)
+    assert result.exit_code == 1 and f"missing at position {position}" in result.output
+    assert runner.invoke(app, ["verify", "--bundle", bundle], env=env).exit_code == 0

@@ -1,0 +1,52 @@
+"""`petition verify` and `petition export`: proving nobody edited the log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli import _fail, _ledger, app, out
+from ledger.integrity import Report, export_bundle, verify, verify_bundle
+
+
+def _show(report: Report) -> None:
+    if report.ok:
+        out.print(f"[green]verified[/]: {report.events} events; log head {report.head.hex()}")
+        return
+    out.print(f"[red]NOT VERIFIED[/] after {report.events} good events: {report.problem}")
+    raise typer.Exit(1)
+
+
+@app.command("verify")
+def verify_command(
+    case: Annotated[str | None, typer.Option(help="Only this case (number or id).")] = None,
+    bundle: Annotated[Path | None, typer.Option(help="Verify an exported bundle instead.")] = None,
+) -> None:
+    """Check every stored event against its seals; name the first that does not match."""
+    if bundle is not None:
+        try:
+            with bundle.open(encoding="utf-8") as lines:
+                report = verify_bundle(lines)
+        except (OSError, ValueError, KeyError) as e:
+            _fail(f"{bundle}: {e}")
+        _show(report)
+        return
+    with _ledger() as ledger:
+        aggregate = ledger.find_case_id(case) if case else None
+        report = verify(ledger.engine, aggregate)
+    _show(report)
+
+
+@app.command("export")
+def export_command(
+    output: Annotated[Path, typer.Argument(help="The bundle file to write (JSON lines).")],
+) -> None:
+    """Write the whole log with its seals to a self-contained, verifiable bundle."""
+    with _ledger() as ledger, output.open("w", encoding="utf-8") as f:
+        report = export_bundle(ledger.engine, f)
+    out.print(f"wrote {report.events} events to {output}; log head {report.head.hex()}")
+    if not report.ok:
+        out.print(f"[red]warning[/]: the log does not verify: {report.problem}")
+        raise typer.Exit(1)

@@ -50,3 +50,22 @@ def export_command(
     if not report.ok:
         out.print(f"[red]warning[/]: the log does not verify: {report.problem}")
         raise typer.Exit(1)
+
+
+db_app = typer.Typer(help="Database administration (run as the owner role).")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("protect")
+def protect_command(
+    app_role: Annotated[str, typer.Option(help="The role the application connects as.")],
+) -> None:
+    """Make events and seals append-only for the application role (PostgreSQL)."""
+    from ledger.protection import protect
+
+    with _ledger() as ledger:
+        try:
+            statements = protect(ledger.engine, app_role)
+        except ValueError as e:
+            _fail(str(e))
+    out.print(f"{len(statements)} statements applied; {app_role} can append, never edit")

@@ -30,10 +30,8 @@ def _reset_postgres(url: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/ledger.sqlite3"
+def fresh_postgres() -> str:
+    """The test database, emptied; skipped locally without PostgreSQL, failed under CI."""
     try:
         _reset_postgres(POSTGRES_URL)
     except sa.exc.OperationalError as e:
@@ -42,6 +40,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> 
             pytest.fail(message)
         pytest.skip(message)
     return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/ledger.sqlite3"
+    return fresh_postgres()
 
 
 class Clock:

@@ -647,6 +647,8 @@ class Case(Aggregate):
     def answer_supervision(self, p: Provenance, *, notice_no: int, answer: str) -> None:
         """The supervised unit answers a 督办 notice in writing."""
         self._check(p, "answer_supervision")
+        if not isinstance(notice_no, int) or isinstance(notice_no, bool):
+            raise InvalidInput(f"notice_no: expected a notice number, got {notice_no!r}")
         if notice_no not in self.open_supervisions:
             raise ProcessRuleViolation(
                 f"answer supervision: notice {notice_no!r} is not an open notice on this case"

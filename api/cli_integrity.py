@@ -69,3 +69,20 @@ def protect_command(
         except ValueError as e:
             _fail(str(e))
     out.print(f"{len(statements)} statements applied; {app_role} can append, never edit")
+
+
+@app.command("restore")
+def restore_command(
+    bundle: Annotated[Path, typer.Argument(help="A bundle written by `petition export`.")],
+) -> None:
+    """Load a bundle into an empty store (backup → restore); the views are then rebuilt by
+    the projector from the restored log."""
+    from ledger.integrity import restore_bundle
+
+    with _ledger() as ledger:
+        try:
+            with bundle.open(encoding="utf-8") as lines:
+                report = restore_bundle(ledger.engine, lines)
+        except (OSError, ValueError, KeyError) as e:
+            _fail(f"{bundle}: {e}")
+    _show(report)

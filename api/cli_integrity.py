@@ -86,3 +86,34 @@ def restore_command(
         except (OSError, ValueError, KeyError) as e:
             _fail(f"{bundle}: {e}")
     _show(report)
+
+
+@app.command("forget")
+def forget_command(
+    petitioner: Annotated[str, typer.Argument(help="The petitioner's id.")],
+    reason: Annotated[str, typer.Option(help="Why: e.g. the retention period has ended.")],
+    by: Annotated[
+        str | None, typer.Option(help="The operator's person id (default: this OS user).")
+    ] = None,
+) -> None:
+    """Erase a petitioner's personal data everywhere: their key is destroyed, the events and
+    statistics stay, and the erasure is recorded on each case."""
+    import getpass
+    from datetime import UTC, datetime
+    from uuid import NAMESPACE_URL, UUID, uuid5
+
+    from ledger.application import Actor
+
+    try:
+        petitioner_id = UUID(petitioner)
+        operator = UUID(by) if by else uuid5(NAMESPACE_URL, f"operator:{getpass.getuser()}")
+    except ValueError:
+        _fail("petitioner and --by must be ids")
+    with _ledger() as ledger:
+        cases = ledger.forget_petitioner(
+            petitioner_id,
+            actor=Actor(operator, None),
+            reason=reason,
+            command_id=f"forget:{petitioner_id.hex}:{datetime.now(UTC).isoformat()}",
+        )
+    out.print(f"erased; recorded on {len(cases)} case(s)")

@@ -2002,7 +2002,8 @@ def write_demo(
     )
     total = len(steps)
     clock = DemoClock(steps[0].recorded_at)
-    ledger = Ledger(settings, clock=clock)
+    keys = random.Random(seed ^ 0x5EED)  # petitioners' data keys, reproducible for the demo only
+    ledger = Ledger(settings, clock=clock, keygen=lambda: keys.randbytes(32))
     units: dict[str, uuid.UUID] = {}
     people: dict[str, uuid.UUID] = {}
     case_ids: dict[int, uuid.UUID] = {}

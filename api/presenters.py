@@ -81,7 +81,9 @@ def case_view(
         "leader_in_charge": names(case.leader),
         "petitioner_kind": case.petitioner_kind,
         "headcount": case.headcount,
-        "petitioners": redact_petitioners(registered.data["petitioners"], is_report=is_report),
+        "petitioners": redact_petitioners(
+            [ledger.personal.open(p) for p in registered.data["petitioners"]], is_report=is_report
+        ),
         "concerned_unit": names(case.concerned_unit),
         "open_supervision_notices": sorted(case.open_supervisions),
         "appeals": [dict(a) for a in case.appeals],
@@ -124,6 +126,9 @@ def history_view(
 ) -> list[dict[str, Any]]:
     names = names or Names(ledger)
     history = ledger.history(case_id)
+    for event in history:
+        if "petitioners" in event.data:
+            event.data["petitioners"] = [ledger.personal.open(p) for p in event.data["petitioners"]]
     registered = history[0].data
     is_report = registered["matter_kind"] == MatterKind.REPORT and not reveal
     petitioner_ids = {p["petitioner_id"] for p in registered["petitioners"]}

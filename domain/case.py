@@ -362,6 +362,13 @@ class Case(Aggregate):
         petitioner_ids: list[UUID]
         purpose: str
 
+    class PersonalDataErased(Event):
+        """A petitioner's personal data on this case was made unreadable (retention ended):
+        their key was destroyed; the events are unchanged."""
+
+        petitioner_id: UUID
+        reason: str
+
     class Corrected(Event):
         """更正: a new fact saying which recorded fact was wrong, what it should say, and why.
 
@@ -818,6 +825,19 @@ class Case(Aggregate):
             p,
             petitioner_ids=list(self.petitioner_ids),
             purpose=_text(purpose, "purpose", limit=MAX_SHORT_TEXT),
+        )
+
+    def record_erasure(self, p: Provenance, *, petitioner_id: UUID, reason: str) -> None:
+        """Record that a petitioner's personal data was erased (any stage)."""
+        if not isinstance(p, Provenance):
+            raise InvalidInput("every command needs its provenance (actor, unit, times, id)")
+        if _id(petitioner_id, "petitioner_id") not in self.petitioner_ids:
+            raise InvalidInput("petitioner_id: not a petitioner of this case")
+        self._emit(
+            self.PersonalDataErased,
+            p,
+            petitioner_id=petitioner_id,
+            reason=_text(reason, "reason", limit=MAX_SHORT_TEXT),
         )
 
     # ------------------------------------------------------------------ helpers

@@ -18,6 +18,10 @@ MAX_REPRESENTATIVES = 5
 
 PERSONAL_FIELDS = ("name", "id_number", "phone", "address")
 MAX_FIELD_LENGTH = 200
+SEALED_PREFIX = "enc1:"
+MAX_SEALED_LENGTH = 1200
+"""Personal fields are stored encrypted (``enc1:…``, see ledger/personal.py); a sealed value
+of a field of at most MAX_FIELD_LENGTH characters is at most this long."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,8 @@ class Petitioner:
                 continue
             if not isinstance(value, str) or not value.strip():
                 raise InvalidInput(f"petitioner {field}: must be a non-empty string or absent")
-            if len(value) > MAX_FIELD_LENGTH:
+            limit = MAX_SEALED_LENGTH if value.startswith(SEALED_PREFIX) else MAX_FIELD_LENGTH
+            if len(value) > limit:
                 raise InvalidInput(f"petitioner {field}: longer than {MAX_FIELD_LENGTH}")
 
     def as_record(self) -> dict[str, Any]:

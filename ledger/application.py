@@ -29,6 +29,7 @@ from domain.numbering import CaseNumbering
 from domain.petitioners import Petitioner
 from domain.provenance import STORED_PROVENANCE, Provenance
 from domain.workflow import ALLOWED_STAGES
+from ledger.personal import PersonalData
 from ledger.settings import Settings
 
 CASE_ACTIONS = frozenset(ALLOWED_STAGES)
@@ -111,7 +112,11 @@ class Ledger(Application[UUID]):
     snapshotting_intervals = {CaseNumbering: 100}  # noqa: RUF012 (the library's API)
 
     def __init__(
-        self, settings: Settings | None = None, *, clock: Callable[[], datetime] = _utcnow
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        keygen: Callable[[], bytes] | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.clock = clock
@@ -125,6 +130,7 @@ class Ledger(Application[UUID]):
                 "SQLALCHEMY_URL": self.settings.database_url,
             }
         )
+        self.personal = PersonalData(self.engine, keygen) if keygen else PersonalData(self.engine)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -247,6 +253,10 @@ class Ledger(Application[UUID]):
         if fields.get("concerned_unit") is not None:
             self._get(Unit, fields["concerned_unit"], "unit")
         p = self._provenance(actor, occurred_at, command_id, correlation_id, causation_id)
+        for petitioner in petitioners:  # check the plaintext before it is sealed
+            if not isinstance(petitioner, Petitioner):
+                raise InvalidInput("petitioners: expected a list of petitioners")
+        petitioners = self.personal.seal(petitioners, case_id)
         year = p.occurred_at.astimezone(self.zone).year
         numbering_id = CaseNumbering.id_for(office.code, year)
         for _ in range(REGISTRATION_ATTEMPTS):
@@ -327,6 +337,30 @@ class Ledger(Application[UUID]):
             self.clock(),
             command_id,
         )
+
+    def forget_petitioner(
+        self, petitioner_id: UUID, *, actor: Actor, reason: str, command_id: str
+    ) -> list[UUID]:
+        """Erase a petitioner's personal data everywhere (their key is destroyed) and record
+        the erasure on every case it appeared in."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("reason: why the data is erased must be given")
+        try:
+            cases = self.personal.forget(petitioner_id, reason)
+        except LookupError as e:
+            raise NotFound(str(e)) from None
+        for case_id in cases:
+            self._update(
+                Case,
+                case_id,
+                "record_erasure",
+                {"petitioner_id": petitioner_id, "reason": reason},
+                actor,
+                self.clock(),
+                f"{command_id}:{case_id.hex}",
+                check_actor=False,
+            )
+        return cases
 
     def get_case(self, case_id: UUID, *, version: int | None = None) -> Case:
         try:

@@ -11,6 +11,7 @@ the engine, so this module is the PERSISTENCE_MODULE instead:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory
@@ -22,7 +23,8 @@ from ledger.seals import SealingRecorder
 
 LOCK_TIMEOUT_MS = 10_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
-SQLITE_BUSY_TIMEOUT_S = 15
+SQLITE_BUSY_TIMEOUT_S = float(os.environ.get("LEDGER_SQLITE_BUSY_TIMEOUT", "15"))
+"""How long a writer waits for SQLite's lock before giving up with a clear error."""
 
 
 def engine_options(url: str) -> dict[str, Any]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
+from pydantic import AfterValidator
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import Principal, Unauthenticated, verify
@@ -27,10 +28,27 @@ def get_principal(
     return verify(request.app.state.token_secret, credentials.credentials)
 
 
+# Every date or instant a client sends lies in these years (as written, in its own offset):
+# far-off values (0001-01-01+14:00, 9999-12-31) were accepted and then overflowed date
+# arithmetic, in the request (a 500) or in the projector (every live read a 503 from then on).
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+T = TypeVar("T", date, datetime, date | None, datetime | None)
+
+
+def plausible(value: T) -> T:
+    if value is not None:
+        day = value.date() if isinstance(value, datetime) else value
+        if not EARLIEST <= day <= LATEST:
+            raise ValueError(f"must lie between {EARLIEST} and {LATEST}")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(plausible)]
+Day = Annotated[date, AfterValidator(plausible)]
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 AsOf = Annotated[
-    datetime | None,
+    Instant | None,
     Query(description="As the record stood at this instant (ISO 8601 with offset)."),
 ]
 After = Annotated[

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from api import routes_cases, routes_directory, routes_petitioner, routes_views
@@ -25,6 +26,7 @@ from api.observability import install as install_observability
 from api.readmodel import default_rules
 from api.routes_cases import PreconditionFailed
 from api.security import Forbidden, Unauthenticated, token_secret
+from api.unavailable import install as install_unavailable
 from domain.errors import (
     ConcurrentUpdate,
     DomainError,
@@ -49,6 +51,37 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (ConcurrentUpdate, 409),
     (ProcessRuleViolation, 409),
 ]
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document, the body of every error response."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    current_version: int | None = Field(default=None, description="409/412: the case's version.")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="422: what, and where.")
+
+
+# Documented on every route, so the schema describes the error bodies actually sent (FastAPI's
+# default 422 documents a body this app never sends).
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {"application/problem+json": {"schema": Problem.model_json_schema()}},
+    }
+    for status, description in (
+        (400, "The body could not be read (not UTF-8 JSON)."),
+        (401, "No valid token (or receipt code)."),
+        (403, "Outside the caller's role or scope."),
+        (404, "Unknown case, unit, person or log position."),
+        (409, "A process rule, or a concurrent change."),
+        (412, "If-Match is stale; current_version is the case's version."),
+        (422, "Malformed input."),
+        (503, "The projector has stopped; see /healthz."),
+    )
+}
 
 
 def problem_status(error: DomainError) -> int:
@@ -101,10 +134,10 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         summary="An honest, replayable record of 信访 case work.",
         lifespan=lifespan,
     )
-    app.include_router(routes_cases.router)
-    app.include_router(routes_views.router)
-    app.include_router(routes_petitioner.router)
-    app.include_router(routes_directory.router)
+    app.include_router(routes_cases.router, responses=PROBLEMS)
+    app.include_router(routes_views.router, responses=PROBLEMS)
+    app.include_router(routes_petitioner.router, responses=PROBLEMS)
+    app.include_router(routes_directory.router, responses=PROBLEMS)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, error: DomainError) -> JSONResponse:
@@ -146,6 +179,7 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         return lag(state.ledger.engine, state.view_set)
 
     install_observability(app, lag=projector_lag)
+    install_unavailable(app, PROBLEM_BASE)
     return app
 
 

@@ -12,7 +12,7 @@ import hashlib
 import inspect
 import secrets
 import typing
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -20,7 +20,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api import access
-from api.deps import After, AsOf, LedgerDep, PrincipalDep
+from api.deps import After, AsOf, Day, Instant, LedgerDep, PrincipalDep
 from api.presenters import Names, case_view, history_view, plain
 from api.readmodel import views_at
 from api.security import Principal
@@ -76,9 +76,9 @@ class PetitionerIn(BaseModel):
 
 class RegisterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    occurred_at: datetime | None = Field(default=None, description="When registered (now).")
+    occurred_at: Instant | None = Field(default=None, description="When registered (now).")
     channel: str = Field(max_length=16)
-    received_at: datetime
+    received_at: Instant
     matter_kind: str = Field(max_length=16)
     category: str = Field(max_length=500)
     summary: str = Field(max_length=20_000)
@@ -154,12 +154,20 @@ def register(
     return out
 
 
+_BOUNDED: dict[Any, Any] = {
+    datetime: Instant,
+    date: Day,
+    datetime | None: Instant | None,
+    date | None: Day | None,
+}
+
+
 def _action_model(action: str) -> type[BaseModel]:
     """The request body of a case action, from the domain method's own signature."""
     method = getattr(Case, action)
     hints = typing.get_type_hints(method)
     fields: dict[str, Any] = {
-        "occurred_at": (datetime | None, Field(default=None, description="When it happened.")),
+        "occurred_at": (Instant | None, Field(default=None, description="When it happened.")),
         "on_behalf_of": (UUID | None, None),
     }
     for name, parameter in inspect.signature(method).parameters.items():
@@ -168,6 +176,7 @@ def _action_model(action: str) -> type[BaseModel]:
         annotation = hints[name]
         if annotation is str:
             annotation = Annotated[str, Field(max_length=20_000)]
+        annotation = _BOUNDED.get(annotation, annotation)
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
         fields[name] = (annotation, default)
     title = "".join(part.title() for part in action.split("_")) + "Command"
@@ -328,7 +337,7 @@ def list_cases(
     flag: Annotated[str | None, Query(pattern="^(collective|skip_level|confidential)$")] = None,
     unit: Annotated[str | None, Query(description="Held by this unit's subtree (hex id).")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # SQL OFFSET: bounded, not a 500
     after: After = None,
 ) -> dict[str, Any]:
     """Cases in the caller's scope, filtered and paginated (live views)."""

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import access
-from api.deps import LedgerDep, PrincipalDep
+from api.deps import Instant, LedgerDep, PrincipalDep
 from api.routes_cases import IdempotencyKey
 from api.security import Principal
 from domain.errors import InvalidInput
@@ -26,13 +26,13 @@ class UnitIn(BaseModel):
     code: str = Field(max_length=16)
     kind: str = Field(max_length=16)
     parent: UUID | None = None
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
 
 
 class PersonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=200)
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
 
 
 class MembershipIn(BaseModel):
@@ -40,7 +40,7 @@ class MembershipIn(BaseModel):
     action: Literal["join", "change_role", "leave"]
     unit: UUID
     role: str | None = Field(default=None, max_length=16)
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
 
 
 class DirectoryOut(BaseModel):

@@ -10,11 +10,15 @@ from starlette.responses import Response
 
 from api import access
 from api.deps import After, AsOf, LedgerDep, PrincipalDep
-from api.exports import export_response
+from api.exports import XLSX_MEDIA_TYPE, export_response
 from api.routes_cases import named, views_for
 from projections.statistics import unit_statistics
 
-router = APIRouter(prefix="/views")
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+# format=csv|xlsx answers with a file: documented next to the JSON.
+router = APIRouter(
+    prefix="/views", responses={200: {"content": {"text/csv": _FILE, XLSX_MEDIA_TYPE: _FILE}}}
+)
 
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or a file for reports")]
 

@@ -1,0 +1,475 @@
+"""HTTP command ingest against the bare library save rate, same run, on a real server.
+
+    python -m bench.http_bench --db sqlite postgresql
+
+For each database: build the directory (tests.world) and pre-register cases through a Ledger;
+measure the bare save rate (``Ledger.act``, route then accept on those cases, one thread);
+start the API as ``petition serve`` runs it (uvicorn, JSON request logs, live projector) on
+127.0.0.1 at a free port; measure the HTTP ingest rate of the same commands from a few
+client threads; then offer commands at a fixed rate and record their latency, while sampling
+``/metrics`` every 100 ms for the projector's lag. One JSON line per database, every figure
+and whether each target was met. Only loopback is ever contacted, every loop is bounded, and
+the server is stopped at the end.
+
+Databases: SQLite in a fresh temp dir; PostgreSQL database ``postgres`` (never ``test``, which
+the suite resets), its public schema reset first (``BENCH_POSTGRES_URL`` overrides).
+
+Latency is measured from the moment a command was due by the schedule (so a server that falls
+behind is charged for the queueing it causes) and, for reference, from when it was sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import sqlalchemy as sa
+
+from api.security import Role, issue
+from ledger.application import Actor, Ledger
+from ledger.settings import Settings
+from tests.world import World, build_world
+
+POSTGRES = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+HOST = "127.0.0.1"  # the only address this benchmark ever contacts
+SECRET = "http-bench-secret-" + "b" * 40
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 25.0
+TARGET_LAG_P99_S = 0.5
+LAG_SAMPLE_S = 0.1
+STARTUP_S = 60.0
+CATCH_UP_S = 120.0
+
+# The server as ``petition serve`` runs it, at a given port (the CLI's own entry point loads
+# every command module; this is the same app, logging and uvicorn settings).
+SERVER = """
+import sys, uvicorn
+from api.http import create_app
+from api.observability import json_logging
+from ledger.settings import Settings
+json_logging()
+uvicorn.run(create_app(Settings()), host=sys.argv[1], port=int(sys.argv[2]),
+            log_config=None, access_log=False)
+"""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One route or accept of a pre-registered case, as the library and as HTTP see it."""
+
+    case_id: UUID
+    number: str
+    action: str  # "route" or "accept"
+
+
+@dataclass(frozen=True)
+class Setup:
+    url: str
+    world: World
+    route_actor: Actor
+    accept_actor: Actor
+    headers: dict[str, dict[str, str]]  # action -> Authorization header
+
+
+# ---------------------------------------------------------------------------- database
+
+
+def fresh_url(db: str, workdir: Path) -> str:
+    if db == "sqlite":
+        return f"sqlite:///{workdir}/bench.sqlite3"
+    engine = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    return POSTGRES
+
+
+def register(ledger: Ledger, world: World, count: int) -> list[tuple[UUID, str]]:
+    """``count`` cases registered an hour ago at the office, ready to be routed."""
+    received = datetime.now(UTC) - timedelta(hours=3)
+    cases = []
+    for _ in range(count):
+        result = world.register(received)
+        cases.append((result.aggregate_id, str(result.case_number)))
+    return cases
+
+
+def commands(cases: Sequence[tuple[UUID, str]]) -> list[Command]:
+    """Every case routed, then every case accepted: an accept is never due before its route."""
+    return [Command(c, n, "route") for c, n in cases] + [Command(c, n, "accept") for c, n in cases]
+
+
+def bare_rate(ledger: Ledger, setup: Setup, todo: Sequence[Command]) -> float:
+    """Commands/s through ``Ledger.act``, one thread."""
+    w = setup.world
+    started = time.perf_counter()
+    for i, command in enumerate(todo):
+        if command.action == "route":
+            ledger.act(
+                command.case_id,
+                "route",
+                actor=setup.route_actor,
+                occurred_at=datetime.now(UTC),
+                command_id=f"bare-{i}",
+                to_unit=w.housing,
+                mode="交办",
+            )
+        else:
+            ledger.act(
+                command.case_id,
+                "accept",
+                actor=setup.accept_actor,
+                occurred_at=datetime.now(UTC),
+                command_id=f"bare-{i}",
+            )
+    return len(todo) / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(url: str, workdir: Path) -> Iterator[str]:
+    """The API in its own process on a free loopback port; stopped on the way out."""
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    env = {**os.environ, "DATABASE_URL": url, "LEDGER_TOKEN_SECRET": SECRET}
+    with (workdir / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SERVER, HOST, str(port)],
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        try:
+            _wait_ready(base, process)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    with httpx.Client(base_url=base, timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode} (server.log)")
+            try:
+                if client.get("/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    raise RuntimeError(f"the server did not answer within {STARTUP_S:.0f} s")
+
+
+def wait_caught_up(base: str) -> None:
+    """Until the projector has every event (it starts behind: the set-up and the bare run)."""
+    deadline = time.monotonic() + CATCH_UP_S
+    with httpx.Client(base_url=base, timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            projector = client.get("/healthz").json()["projector"]
+            if projector["error"]:
+                raise RuntimeError(f"the projector stopped: {projector['error']}")
+            if projector["events_behind"] == 0:
+                return
+            time.sleep(0.2)
+    raise RuntimeError(f"the projector did not catch up within {CATCH_UP_S:.0f} s")
+
+
+def send(client: httpx.Client, setup: Setup, command: Command, key: str) -> httpx.Response:
+    body: dict[str, Any] = {}
+    if command.action == "route":
+        body = {"to_unit": str(setup.world.housing), "mode": "交办"}
+    return client.post(
+        f"/cases/{command.number}/{command.action}",
+        json=body,
+        headers={**setup.headers[command.action], "Idempotency-Key": key},
+    )
+
+
+def _client(base: str) -> httpx.Client:
+    return httpx.Client(base_url=base, timeout=30.0)
+
+
+# ---------------------------------------------------------------------------- the runs
+
+
+def ingest_rate(base: str, setup: Setup, todo: Sequence[Command], clients: int) -> dict[str, Any]:
+    """Commands/s over HTTP from ``clients`` threads, each on its own cases (routes first)."""
+    slices = [_interleave(todo, i, clients) for i in range(clients)]
+    failures: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def work(mine: list[Command], worker: int) -> None:
+        with _client(base) as client:
+            barrier.wait()
+            for i, command in enumerate(mine):
+                response = send(client, setup, command, f"ingest-{worker}-{i}")
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+
+    threads = [
+        threading.Thread(target=work, args=(mine, i), daemon=True) for i, mine in enumerate(slices)
+    ]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {"rate": len(todo) / elapsed, "errors": len(failures), "first_error": _first(failures)}
+
+
+def _interleave(todo: Sequence[Command], i: int, n: int) -> list[Command]:
+    """Worker i's share: its own cases (every n-th), each routed before it is accepted."""
+    cases = {c.case_id for c in todo[: len(todo) // 2][i::n]}
+    return [c for c in todo if c.case_id in cases]
+
+
+def fixed_rate(
+    base: str, setup: Setup, todo: Sequence[Command], rate: float, workers: int
+) -> dict[str, Any]:
+    """Offer ``todo`` at ``rate`` commands/s (open loop: each is due at its own time) while a
+    sampler reads the projector's lag every 100 ms."""
+    due: queue.Queue[tuple[int, float] | None] = queue.Queue()
+    scheduled: list[float] = []
+    service: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    finished = threading.Event()
+
+    def work() -> None:
+        with _client(base) as client:
+            while (item := due.get()) is not None:
+                i, at = item
+                sent = time.perf_counter()
+                response = send(client, setup, todo[i], f"rate-{i}")
+                done = time.perf_counter()
+                with lock:
+                    scheduled.append(done - at)
+                    service.append(done - sent)
+                    if response.status_code != 200:
+                        failures.append(f"{response.status_code} {response.text[:200]}")
+
+    lag = LagSampler(base, finished)
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    for thread in [*threads, lag.thread]:
+        thread.start()
+    start = time.perf_counter() + 0.05
+    for i in range(len(todo)):  # the schedule: bounded by len(todo)
+        at = start + i / rate
+        pause = at - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        due.put((i, at))
+    for _ in threads:
+        due.put(None)
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    time.sleep(0.5)  # a few samples past the last command: the lag it left behind
+    finished.set()
+    lag.thread.join()
+    return {
+        "achieved": len(todo) / elapsed,
+        "latency_ms": _percentiles(scheduled),
+        "service_latency_ms": _percentiles(service),
+        "errors": len(failures),
+        "first_error": _first(failures),
+        **lag.summary(),
+    }
+
+
+class LagSampler:
+    """GET /metrics every 100 ms (until told to stop, at most 10 minutes)."""
+
+    def __init__(self, base: str, finished: threading.Event) -> None:
+        self.base = base
+        self.finished = finished
+        self.events: list[float] = []
+        self.seconds: list[float] = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        with _client(self.base) as client:
+            for _ in range(int(600 / LAG_SAMPLE_S)):
+                if self.finished.is_set():
+                    return
+                tick = time.perf_counter()
+                metrics = _gauges(client.get("/metrics").text)
+                self.events.append(metrics.get("petition_projector_lag_events", math.nan))
+                self.seconds.append(metrics.get("petition_projector_lag_seconds", math.nan))
+                time.sleep(max(0.0, LAG_SAMPLE_S - (time.perf_counter() - tick)))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "lag_samples": len(self.seconds),
+            "lag_events_p99": _quantile(self.events, 0.99),
+            "lag_events_max": max(self.events, default=math.nan),
+            "lag_ms_p50": _quantile(self.seconds, 0.50) * 1000,
+            "lag_ms_p99": _quantile(self.seconds, 0.99) * 1000,
+            "lag_ms_max": max(self.seconds, default=math.nan) * 1000,
+        }
+
+
+def _gauges(text: str) -> dict[str, float]:
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("petition_projector_lag_"):
+            name, _, value = line.partition(" ")
+            values[name] = float(value)
+    return values
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank quantile (NaN if there are no values)."""
+    ordered = sorted(v for v in values if not math.isnan(v))
+    if not ordered:
+        return math.nan
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def _percentiles(seconds: Sequence[float]) -> dict[str, float]:
+    return {f"p{q}": round(_quantile(seconds, q / 100) * 1000, 2) for q in (50, 95, 99)}
+
+
+def _first(failures: list[str]) -> str | None:
+    return failures[0] if failures else None
+
+
+# ---------------------------------------------------------------------------- one database
+
+
+def measure(db: str, args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"http-bench-{db}-"))
+    try:
+        return _measure(db, args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    url = fresh_url(db, workdir)
+    ledger = Ledger(Settings(database_url=url))
+    try:
+        world = build_world(ledger, datetime.now(UTC) - timedelta(days=1))
+        now = datetime.now(UTC)
+        setup = Setup(
+            url=url,
+            world=world,
+            route_actor=world.at_office,
+            accept_actor=world.at_housing,
+            headers={
+                "route": _bearer(world.clerk, Role.REGISTRAR, world.office, now),
+                "accept": _bearer(world.housing_handler, Role.HANDLER, world.housing, now),
+            },
+        )
+        rate_commands = round(args.rate * args.seconds)
+        bare = commands(register(ledger, world, args.commands // 2))
+        ingest = commands(register(ledger, world, args.commands // 2))
+        offered = commands(register(ledger, world, (rate_commands + 1) // 2))
+        bare_per_s = bare_rate(ledger, setup, bare)
+    finally:
+        ledger.close()
+    with server(url, workdir) as base:
+        wait_caught_up(base)
+        http = ingest_rate(base, setup, ingest, args.clients)
+        wait_caught_up(base)
+        steady = fixed_rate(base, setup, offered, args.rate, args.workers)
+    ratio = http["rate"] / bare_per_s
+    targets = {
+        f"http_vs_bare>={TARGET_RATIO}": ratio >= TARGET_RATIO,
+        f"p99<{TARGET_P99_MS:g}ms": steady["latency_ms"]["p99"] < TARGET_P99_MS,
+        f"lag_p99<{TARGET_LAG_P99_S * 1000:g}ms": steady["lag_ms_p99"] < TARGET_LAG_P99_S * 1000,
+        "offered_rate_sustained": steady["achieved"] >= 0.95 * args.rate,
+        "no_errors": http["errors"] == 0 and steady["errors"] == 0,
+    }
+    return {
+        "db": db,
+        "cpus": os.cpu_count(),
+        "bare_commands": len(bare),
+        "bare_commands_per_s": round(bare_per_s, 1),
+        "http_commands": len(ingest),
+        "http_clients": args.clients,
+        "http_commands_per_s": round(http["rate"], 1),
+        "http_vs_bare": round(ratio, 3),
+        "http_errors": http["errors"],
+        "offered_rate_per_s": args.rate,
+        "offered_commands": len(offered),
+        "achieved_rate_per_s": round(steady["achieved"], 1),
+        "rate_workers": args.workers,
+        "latency_ms": steady["latency_ms"],
+        "service_latency_ms": steady["service_latency_ms"],
+        "rate_errors": steady["errors"],
+        "lag_samples": steady["lag_samples"],
+        "lag_events_p99": steady["lag_events_p99"],
+        "lag_events_max": steady["lag_events_max"],
+        "lag_ms_p50": round(steady["lag_ms_p50"], 1),
+        "lag_ms_p99": round(steady["lag_ms_p99"], 1),
+        "lag_ms_max": round(steady["lag_ms_max"], 1),
+        "first_error": http["first_error"] or steady["first_error"],
+        "targets": targets,
+        "all_targets_met": all(targets.values()),
+    }
+
+
+def _bearer(person: UUID, role: Role, unit: UUID, now: datetime) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue(SECRET, user=person, role=role, unit=unit, now=now)}"}
+
+
+def main(argv: Sequence[str] | None = None, emit: Callable[[str], None] = print) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], nargs="+", default=["sqlite"])
+    parser.add_argument(
+        "--commands", type=int, default=1000, help="per rate run (bare and HTTP ingest)"
+    )
+    parser.add_argument("--clients", type=int, default=4, help="HTTP ingest threads")
+    parser.add_argument("--rate", type=float, default=200.0, help="offered commands/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the fixed rate")
+    parser.add_argument("--workers", type=int, default=8, help="threads sending at that rate")
+    args = parser.parse_args(argv)
+    for db in args.db:
+        emit(json.dumps(measure(db, args)))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

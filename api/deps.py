@@ -6,8 +6,8 @@ from datetime import date, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
-from pydantic import AfterValidator
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 
 from api.security import Principal, Unauthenticated, verify
 from ledger.application import Ledger
@@ -32,7 +32,7 @@ def get_principal(
 # far-off values (0001-01-01+14:00, 9999-12-31) were accepted and then overflowed date
 # arithmetic, in the request (a 500) or in the projector (every live read a 503 from then on).
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
-T = TypeVar("T", date, datetime, date | None, datetime | None)
+T = TypeVar("T", bound=date | None)
 
 
 def plausible(value: T) -> T:

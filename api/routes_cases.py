@@ -36,7 +36,8 @@ router = APIRouter()
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=200, description="Retry-safe command key."),
+    # 160: with the "http:<user>:" prefix the command id stays within the domain's 200
+    Header(alias="Idempotency-Key", max_length=160, description="Retry-safe command key."),
 ]
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="The case version (ETag) you read.")

@@ -334,7 +334,10 @@ class LagSampler:
                 if self.finished.is_set():
                     return
                 tick = time.perf_counter()
-                metrics = _gauges(client.get("/metrics").text)
+                try:
+                    metrics = _gauges(client.get("/metrics").text)
+                except httpx.HTTPError:
+                    metrics = {}  # a missed sample reads NaN, and is left out of the quantiles
                 self.events.append(metrics.get("petition_projector_lag_events", math.nan))
                 self.seconds.append(metrics.get("petition_projector_lag_seconds", math.nan))
                 time.sleep(max(0.0, LAG_SAMPLE_S - (time.perf_counter() - tick)))

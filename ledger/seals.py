@@ -84,14 +84,16 @@ class SealingRecorder(SQLAlchemyApplicationRecorder):
             sa.select(seals.c.log_hash).order_by(seals.c.id.desc()).limit(1)
         ).scalar()
         log_hash: bytes = log_head or GENESIS
-        originators = list({e.originator_id for e in stored_events})
         case_heads: dict[Any, tuple[int, bytes]] = {}
-        for originator_id, version, case_hash in session.execute(
-            sa.select(seals.c.originator_id, seals.c.originator_version, seals.c.case_hash)
-            .where(seals.c.originator_id.in_(originators))
-            .order_by(seals.c.originator_version)
-        ):
-            case_heads[originator_id] = (version, case_hash)
+        for originator in {e.originator_id for e in stored_events}:
+            head = session.execute(  # the aggregate's last seal: one index probe, however long
+                sa.select(seals.c.originator_version, seals.c.case_hash)
+                .where(seals.c.originator_id == originator)
+                .order_by(seals.c.originator_version.desc())
+                .limit(1)
+            ).first()
+            if head is not None:
+                case_heads[originator] = (head[0], head[1])
         rows = []
         for position, event in sorted(zip(ids, stored_events, strict=True), key=lambda x: x[0]):
             originator = event.originator_id

@@ -305,3 +305,72 @@ def test_a_view_as_a_file_is_documented(seeded: Seeded, fmt: str) -> None:
     assert response.status_code == 200, response.text
     operation = SCHEMA["/views/delay"]["GET"]
     operation.Case(query={"format": fmt}).validate_response(response, checks=CHECKS)
+
+
+def test_a_huge_offset_is_refused_not_a_server_error(seeded: Seeded) -> None:
+    """offset=2**63 reached SQLite's OFFSET: OverflowError, a 500."""
+    response = seeded.client.get("/cases", params={"offset": 2**63}, headers=seeded.admin)
+    assert response.status_code == 422, response.text
+    SCHEMA["/cases"]["GET"].Case(query={"offset": 2**63}).validate_response(response, checks=CHECKS)
+
+
+FAR_OFF = [
+    ("/cases/XF-2025-00001/issue-supervision", {"deadline": "9999-12-31"}),
+    ("/cases/XF-2025-00001/reply", {"delivered_at": "9999-12-31T23:59:59Z"}),
+    ("/cases", {"received_at": "0001-01-01T00:00:00+14:00"}),
+    ("/cases", {"occurred_at": "0001-01-01T00:00:00+14:00"}),
+    ("/units", {"occurred_at": "0001-01-01T00:00:00+14:00"}),
+]
+BODIES: dict[str, dict[str, Any]] = {
+    "/cases/XF-2025-00001/issue-supervision": {"level": "市级", "instructions": "限期报告"},
+    "/cases/XF-2025-00001/reply": {"outcome": "支持", "text": "已修复"},
+    "/cases": {
+        "channel": "来信",
+        "received_at": "2025-03-03T09:00:00+08:00",
+        "matter_kind": "申诉求决",
+        "category": "住房保障",
+        "summary": "漏水",
+        "petitioner_kind": "实名",
+        "petitioners": [{"name": "张秀英"}],
+        "headcount": 1,
+    },
+    "/units": {"name": "新单位", "code": "XD", "kind": "职能部门"},
+}
+
+
+@pytest.mark.parametrize(("path", "far_off"), FAR_OFF)
+def test_a_far_off_date_is_refused_and_never_stops_the_projector(
+    seeded: Seeded, path: str, far_off: dict[str, str]
+) -> None:
+    """A 督办 deadline of 9999-12-31, a reply delivered then, a matter received at
+    0001-01-01+14:00 were recorded (201/200), and the projector then failed on them with an
+    OverflowError: every live read answered 503 from then on. A registration occurring then
+    was a 500. Dates and instants are now refused outside 1900-2999."""
+    response = seeded.client.post(path, json=BODIES[path] | far_off, headers=seeded.admin)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"][-1] == next(iter(far_off))
+    assert seeded.client.get("/healthz").json()["projector"]["error"] is None
+    assert seeded.client.get("/cases", headers=seeded.admin).status_code == 200
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z"])
+def test_a_far_off_as_of_is_refused(seeded: Seeded, as_of: str) -> None:
+    response = seeded.client.get("/views/delay", params={"as_of": as_of}, headers=seeded.admin)
+    assert response.status_code == 422, response.text
+
+
+def test_an_idempotency_key_the_schema_allows_is_accepted(seeded: Seeded) -> None:
+    """A 200-character Idempotency-Key passed the header's maxLength, then the "http:<user>:"
+    prefix made the command id longer than the domain's 200: a 422 for valid input."""
+    documented = next(
+        p["schema"]
+        for p in SCHEMA["/units"]["POST"].definition.raw["parameters"]
+        if p["name"] == "Idempotency-Key"
+    )
+    longest = max(s.get("maxLength", 0) for s in documented["anyOf"])
+    body = {"name": "幂等单位", "code": "MD", "kind": "职能部门"}
+    headers = {**seeded.admin, "Idempotency-Key": "k" * longest}
+    first = seeded.client.post("/units", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = seeded.client.post("/units", json=body, headers=headers)
+    assert again.status_code == 201 and again.json()["replayed"] is True

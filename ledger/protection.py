@@ -16,7 +16,8 @@ import re
 import sqlalchemy as sa
 
 APPEND_ONLY = ("ledger_events", "ledger_seals")
-MUTABLE = ("ledger_snapshots",)  # derived: snapshots are rewritten
+MUTABLE = ("ledger_snapshots", "petitioner_keys", "petitioner_cases")
+"""Derived (snapshots are rewritten) or meant to be destroyed (keys are forgotten)."""
 READ_MODEL_PREFIX = "rm_"
 
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -65,9 +65,9 @@ def _uuid(value: Any) -> UUID:
     return UUID(str(value))
 
 
-def stored_rows(conn: sa.Connection, aggregate: UUID | None = None) -> Iterator[Row]:
-    """Every stored event in position order (or one aggregate's, in version order)."""
-    query = f"SELECT id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE}"
+def _select(conn: sa.Connection, table: str, columns: str, aggregate: UUID | None) -> Iterator[Any]:
+    """All rows in position order, or one aggregate's in version order."""
+    query = f"SELECT {columns} FROM {table}"
     if aggregate is None:
         result = conn.execute(sa.text(query + " ORDER BY id"))
     else:
@@ -77,22 +77,23 @@ def stored_rows(conn: sa.Connection, aggregate: UUID | None = None) -> Iterator[
             ),
             {"a": aggregate},
         )
-    for position, originator, version, topic, state in result.yield_per(5000):
+    yield from result.yield_per(5000)
+
+
+def stored_rows(conn: sa.Connection, aggregate: UUID | None = None) -> Iterator[Row]:
+    """Every stored event in position order (or one aggregate's, in version order)."""
+    columns = "id, originator_id, originator_version, topic, state"
+    for position, originator, version, topic, state in _select(
+        conn, EVENTS_TABLE, columns, aggregate
+    ):
         yield position, _uuid(originator), version, topic, bytes(state)
 
 
 def stored_seals(conn: sa.Connection, aggregate: UUID | None = None) -> Iterator[Seal]:
-    query = f"SELECT id, originator_id, originator_version, case_hash, log_hash FROM {SEALS_TABLE}"
-    if aggregate is None:
-        result = conn.execute(sa.text(query + " ORDER BY id"))
-    else:
-        result = conn.execute(
-            sa.text(query + " WHERE originator_id = :a ORDER BY originator_version").bindparams(
-                sa.bindparam("a", type_=UUIDType())
-            ),
-            {"a": aggregate},
-        )
-    for position, originator, version, case_hash, log_hash in result.yield_per(5000):
+    columns = "id, originator_id, originator_version, case_hash, log_hash"
+    for position, originator, version, case_hash, log_hash in _select(
+        conn, SEALS_TABLE, columns, aggregate
+    ):
         yield position, _uuid(originator), version, bytes(case_hash), bytes(log_hash)
 
 

@@ -28,7 +28,12 @@ from domain.errors import (
     TimeOutOfOrder,
 )
 from domain.petitioners import Petitioner, validate_petitioners
-from domain.provenance import EventProvenance, Provenance, require_aware
+from domain.provenance import (
+    EventProvenance,
+    Provenance,
+    require_aware,
+    require_plausible_year,
+)
 from domain.validation import MAX_SHORT_TEXT
 from domain.validation import an_id as _id
 from domain.validation import days as _days
@@ -638,6 +643,7 @@ class Case(Aggregate):
             raise NoStanding("issue supervision: a unit cannot supervise itself")
         if not isinstance(deadline, date) or isinstance(deadline, datetime):
             raise InvalidInput(f"deadline: expected a date, got {deadline!r}")
+        require_plausible_year(deadline.year, "deadline")
         assert self.holder_unit is not None  # every HELD stage has a holder
         notice_no = self.supervision_count + 1
         self._emit(
@@ -917,6 +923,7 @@ def _coerce_correction(event_cls: type[Case.Event], field: str, value: Any) -> A
     if expected is date:
         if not isinstance(value, date) or isinstance(value, datetime):
             raise InvalidInput(f"{field}: expected a date, got {value!r}")
+        require_plausible_year(value.year, field)
         return value
     if expected is int:
         return _days(value, field)

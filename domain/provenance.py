@@ -36,7 +36,18 @@ def require_aware(value: datetime, field: str) -> datetime:
         raise InvalidInput(f"{field}: expected a date and time, got {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{field}: {value.isoformat()} has no time zone")
+    require_plausible_year(value.year, field)
     return value
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+
+
+def require_plausible_year(year: int, field: str) -> None:
+    """A ledger of case work has no facts before 1900 or after 2999; such a date is a typo, and
+    one the day arithmetic downstream could not even represent."""
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise InvalidInput(f"{field}: year {year} is outside {EARLIEST_YEAR}–{LATEST_YEAR}")
 
 
 @dataclass(frozen=True)

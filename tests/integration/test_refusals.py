@@ -320,3 +320,38 @@ def test_supervision_deadline_must_be_a_date_and_answered_by_the_supervised_unit
             accepted, "answer_supervision", w.at_housing, day(11), notice_no=2, answer="x"
         ),
     )
+
+
+def test_dates_no_ledger_could_hold_are_refused_through_every_door(
+    world: World, accepted: UUID
+) -> None:
+    """A typo of 9999 for 2025 would stop the projector (its day arithmetic overflows)."""
+    w = world
+    supervisor = w.as_(w.supervisor, w.supervision)
+    message = refused_and_nothing_written(
+        w,
+        InvalidInput,
+        lambda: w.act(
+            accepted,
+            "issue_supervision",
+            supervisor,
+            day(10),
+            level="市级",
+            deadline=date(9999, 12, 31),
+            instructions="x",
+        ),
+    )
+    assert "9999" in message
+    refused_and_nothing_written(
+        w,
+        InvalidInput,
+        lambda: w.act(
+            accepted,
+            "reply",
+            w.at_housing,
+            day(10),
+            outcome="支持",
+            text="x",
+            delivered_at=datetime(9999, 1, 1, tzinfo=UTC),
+        ),
+    )

@@ -95,7 +95,8 @@ def receipt_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _command_id(principal: Principal, key: str | None) -> str:
+def command_id(principal: Principal, key: str | None) -> str:
+    """An Idempotency-Key scoped to its user, or a fresh id (a command without retries)."""
     return f"http:{principal.user.hex}:{key}" if key else f"http:{uuid4().hex}"
 
 
@@ -108,7 +109,8 @@ def _expected_version(if_match: str | None) -> int | None:
     return int(text)
 
 
-def _now(occurred_at: datetime | None) -> datetime:
+def occurred(occurred_at: datetime | None) -> datetime:
+    """When a command says it happened: given with an offset, or now."""
     if occurred_at is not None and occurred_at.tzinfo is None:
         raise InvalidInput("occurred_at: give a time zone offset")
     return occurred_at or datetime.now(UTC)
@@ -140,8 +142,8 @@ def register(
     fields = body.model_dump(exclude={"occurred_at", "petitioners"})
     result = ledger.register_case(
         actor=Actor(principal.user, principal.unit),
-        occurred_at=_now(body.occurred_at),
-        command_id=_command_id(principal, idempotency_key),
+        occurred_at=occurred(body.occurred_at),
+        command_id=command_id(principal, idempotency_key),
         petitioners=[
             Petitioner(**{**p.model_dump(), "petitioner_id": p.petitioner_id or uuid4()})
             for p in body.petitioners
@@ -207,8 +209,8 @@ def _add_action(action: str) -> None:
                 case_id,
                 action,
                 actor=Actor(principal.user, principal.unit, meta["on_behalf_of"]),
-                occurred_at=_now(meta["occurred_at"]),
-                command_id=_command_id(principal, idempotency_key),
+                occurred_at=occurred(meta["occurred_at"]),
+                command_id=command_id(principal, idempotency_key),
                 expected_version=expected,
                 **arguments,
             )

@@ -3,16 +3,15 @@ and leaving units. Each is an event like any other; the effective day is ``occur
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import access
 from api.deps import Instant, LedgerDep, PrincipalDep
-from api.routes_cases import IdempotencyKey
+from api.routes_cases import IdempotencyKey, command_id, occurred
 from api.security import Principal
 from domain.errors import InvalidInput
 from ledger.application import Actor, CommandResult
@@ -55,16 +54,6 @@ def _admin(principal: Principal) -> Actor:
     return Actor(principal.user, None)
 
 
-def _when(at: datetime | None) -> datetime:
-    if at is not None and at.tzinfo is None:
-        raise InvalidInput("occurred_at: give a time zone offset")
-    return at or datetime.now(UTC)
-
-
-def _key(principal: Principal, key: str | None) -> str:
-    return f"http:{principal.user.hex}:{key}" if key else f"http:{uuid4().hex}"
-
-
 def _out(result: CommandResult) -> DirectoryOut:
     return DirectoryOut(
         id=result.aggregate_id,
@@ -81,8 +70,8 @@ def create_unit(
     """A new unit in the hierarchy."""
     result = ledger.create_unit(
         actor=_admin(principal),
-        occurred_at=_when(body.occurred_at),
-        command_id=_key(principal, idempotency_key),
+        occurred_at=occurred(body.occurred_at),
+        command_id=command_id(principal, idempotency_key),
         **body.model_dump(exclude={"occurred_at"}),
     )
     return _out(result)
@@ -98,8 +87,8 @@ def create_person(
     """A new person (who may then join units)."""
     result = ledger.create_person(
         actor=_admin(principal),
-        occurred_at=_when(body.occurred_at),
-        command_id=_key(principal, idempotency_key),
+        occurred_at=occurred(body.occurred_at),
+        command_id=command_id(principal, idempotency_key),
         name=body.name,
     )
     return _out(result)
@@ -125,8 +114,8 @@ def change_membership(
         person_id,
         body.action,
         actor=_admin(principal),
-        occurred_at=_when(body.occurred_at),
-        command_id=_key(principal, idempotency_key),
+        occurred_at=occurred(body.occurred_at),
+        command_id=command_id(principal, idempotency_key),
         **arguments,
     )
     return _out(result)

@@ -84,20 +84,6 @@ def _revive(value: Any) -> Any:
     return value
 
 
-@cache
-def _event_class(topic: str) -> type:
-    return resolve_topic(topic)  # type: ignore[no-any-return]
-
-
-def _upcast(topic: str, state: dict[str, Any]) -> None:
-    cls = _event_class(topic)
-    target = getattr(cls, "class_version", 1)
-    version = state.pop("class_version", 1)
-    while version < target:
-        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
-        version += 1
-
-
 def hex_id(value: Any) -> str:
     """A stored aggregate id as 32 hex digits, whatever the driver returned."""
     if isinstance(value, bytes | memoryview):
@@ -116,32 +102,64 @@ def kind_of(topic: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Topic:
+    """What a stored topic tells the decoder, worked out once per topic."""
+
+    kind: str
+    event_type: str
+    event_class: Any
+    class_version: int
+
+
+@cache
+def _topic(topic: str) -> _Topic | None:
+    kind = kind_of(topic)
+    if kind is None:
+        return None
+    cls = resolve_topic(topic)
+    return _Topic(kind, topic.rsplit(".", 1)[1], cls, getattr(cls, "class_version", 1))
+
+
+_DROPPED = tuple(k for k in STORED_PROVENANCE if k not in Fact.__slots__ and k != "timestamp")
+
+
 def decode(row: Sequence[Any]) -> Fact | None:
     """(id, originator_id, originator_version, topic, state) → a Fact, or None if the row is
     not a case or directory event."""
     position, originator_id, version, topic, state = row
-    kind = kind_of(topic)
-    if kind is None:
+    meta = _topic(topic)
+    if meta is None:
         return None
-    data = _decode_value(orjson.loads(bytes(state)))
-    _upcast(topic, data)
-    recorded_at = data.pop("timestamp")
+    data = orjson.loads(state)
+    # Only wrapped values (ids, instants) and lists need a second look; most values are
+    # plain strings and numbers as orjson made them.
+    for key, value in data.items():
+        if type(value) is dict:
+            data[key] = _decode_value(value)
+        elif type(value) is list and value:
+            data[key] = [_revive(v) for v in value]
+    stored_version = data.pop("class_version", 1)
+    while stored_version < meta.class_version:  # old events read as the aggregate reads them
+        getattr(meta.event_class, f"upcast_v{stored_version}_v{stored_version + 1}")(data)
+        stored_version += 1
+    pop = data.pop
     fact = Fact(
-        position=position,
-        aggregate_id=hex_id(originator_id),
-        version=version,
-        kind=kind,
-        type=topic.rsplit(".", 1)[1],
-        recorded_at=recorded_at,
-        occurred_at=data.pop("occurred_at"),
-        actor=data.pop("actor"),
-        actor_unit=data.pop("actor_unit"),
-        on_behalf_of=data.pop("on_behalf_of"),
-        command_id=data.pop("command_id"),
+        position,
+        hex_id(originator_id),
+        version,
+        meta.kind,
+        meta.event_type,
+        pop("timestamp"),
+        pop("occurred_at"),
+        pop("actor"),
+        pop("actor_unit"),
+        pop("on_behalf_of"),
+        pop("command_id"),
+        data,
     )
-    for key in STORED_PROVENANCE:
-        data.pop(key, None)
-    fact.data = data
+    for key in _DROPPED:
+        pop(key, None)
     return fact
 
 

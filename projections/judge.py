@@ -15,8 +15,8 @@ petitioner's own windows) is marked and counted against nobody.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -37,7 +37,7 @@ OVERTURNING = frozenset({"撤销", "部分变更"})
 PETITIONER_WINDOW_STAGES = frozenset({Stage.REPLIED, Stage.REVIEWED})
 
 
-@dataclass
+@dataclass(slots=True, eq=False)  # runs are told apart by identity
 class ClockRun:
     """One running of one clock (时限) on the case."""
 
@@ -48,7 +48,7 @@ class ClockRun:
     started_at: datetime
     accrues_overdue: bool
     notice_deadline: date | None = None
-    extensions: list[int] = field(default_factory=list)
+    extensions: tuple[int, ...] = ()
     extension_days: int = 0  # what counts of the extensions granted (capped by the rulebook)
     pause_days: int = 0
     paused_since: datetime | None = None
@@ -91,18 +91,14 @@ class Interval:
     extension_days: int
     pause_days: int
 
-    def same_custody(self, other: Interval) -> bool:
-        keys = (
-            "holder_unit",
-            "handler",
-            "leader",
-            "stage",
-            "clock",
-            "deadline",
-            "excluded",
-            "unknown_year",
-        )
-        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+Custody = tuple[Any, ...]
+"""What makes two consecutive stretches one: (holder unit, handler, leader, stage, clock,
+deadline, excluded, unknown year)."""
+
+_Piece = list[Any]
+"""A stretch as first cut, at every fact: [start, end, custody, deadline end, extension days,
+pause days]; consecutive pieces of the same custody become one :class:`Interval`."""
 
 
 @dataclass
@@ -136,6 +132,7 @@ class _Effect:
     cancels: bool
     starts: bool
     bars: bool
+    ends_at: str  # which instant of the fact ends the clock (when it stops or cancels it)
 
 
 _EFFECTS: dict[tuple[int, str, str | None], tuple[object, list[_Effect]]] = {}
@@ -147,17 +144,25 @@ def _effects(rules: RuleSet, event_type: str, level: str | None) -> list[_Effect
     cached = _EFFECTS.get(key)
     if cached is not None and cached[0] is rules.rulebook:
         return cached[1]
-    found = [
-        _Effect(
-            name,
-            rule,
-            stops=rule.stops(event_type, level),
-            cancels=rule.cancels(event_type, level),
-            starts=rule.starts(event_type, level),
-            bars=rule.bars_start(event_type, level),
+    found = []
+    for name, rule in rules.rulebook.clocks.items():
+        stops = rule.stops(event_type, level)
+        ends = [
+            m.at
+            for m in (rule.stops_on if stops else rule.cancelled_on)
+            if m.matches(event_type, level)
+        ]
+        found.append(
+            _Effect(
+                name,
+                rule,
+                stops=stops,
+                cancels=rule.cancels(event_type, level),
+                starts=rule.starts(event_type, level),
+                bars=rule.bars_start(event_type, level),
+                ends_at=ends[0] if ends else "occurred_at",
+            )
         )
-        for name, rule in rules.rulebook.clocks.items()
-    ]
     found = [e for e in found if e.stops or e.cancels or e.starts or e.bars]
     _EFFECTS[key] = (rules.rulebook, found)  # holding the rulebook keeps its id unique
     return found
@@ -185,36 +190,39 @@ class _Clocks:
         self.tz = rules.rulebook.tz
         self.deadlines = _deadline_cache(rules)
         self.runs: list[ClockRun] = []
+        self.open: list[ClockRun] = []  # the runs still running, in the order they started
         self.barred: set[str] = set()
 
     def running(self) -> list[ClockRun]:
-        return [r for r in self.runs if r.running]
+        return list(self.open)
 
     def advance(self, fact: Fact, state: SimpleNamespace) -> None:
-        level = fact.data.get("level")
-        notice = fact.data.get("notice_no")
+        data = fact.data
+        level = data.get("level")
+        notice = data.get("notice_no")
         for effect in _effects(self.rules, fact.type, level):
-            name, rule = effect.name, effect.rule
+            name = effect.name
             if effect.stops or effect.cancels:
-                for running in [r for r in self.runs if r.running and r.clock == name]:
+                for running in [r for r in self.open if r.clock == name]:
                     if notice is not None and running.key and running.key != notice:
                         continue
-                    self._end(running, fact, rule, stop=effect.stops)
+                    self._end(running, fact, effect.ends_at, stop=effect.stops)
             if effect.starts and name not in self.barred:
-                run = self._start(name, rule, fact, state)
+                run = self._start(name, effect.rule, fact, state)
                 if run is not None and effect.stops:
-                    self._end(run, fact, rule, stop=True)  # e.g. 登记: from receipt to record
+                    self._end(run, fact, effect.ends_at, stop=True)  # 登记: receipt to record
             if effect.bars:
                 self.barred.add(name)
-        if fact.type == "ExtensionDecided" and fact.data["days_granted"] > 0:
+        kind = fact.type
+        if kind == "ExtensionDecided" and data["days_granted"] > 0:
             for run in self.running():
                 if self.rules.rulebook.clock(run.clock).max_extension_days > 0:
-                    run.extensions.append(fact.data["days_granted"])
+                    run.extensions = (*run.extensions, data["days_granted"])
                     self._compute_deadline(run)
-        elif fact.type == "ClockPaused":
-            for run in self.running():
-                run.paused_since, run.paused_for = fact.occurred_at, fact.data["reason"]
-        elif fact.type == "ClockResumed":
+        elif kind == "ClockPaused":
+            for run in self.open:
+                run.paused_since, run.paused_for = fact.occurred_at, data["reason"]
+        elif kind == "ClockResumed":
             for run in self.running():
                 if run.paused_since is not None and run.paused_for is not None:
                     try:
@@ -229,39 +237,42 @@ class _Clocks:
     def _start(
         self, name: str, rule: ClockRule, fact: Fact, state: SimpleNamespace
     ) -> ClockRun | None:
-        key = fact.data.get("notice_no") or 0
+        data = fact.data
+        key = data.get("notice_no") or 0
         for run in self.running():
             if run.clock == name and run.key == key:
                 if not rule.restart_on_transfer:
                     return None  # already running: the deadline binds the case
                 run.stopped_at, run.ended_by, run.cancelled = fact.occurred_at, fact.type, True
-        if rule.held_by == "supervised_unit":
-            unit = fact.data["supervised_unit"]
-        elif rule.held_by == "petitioner":
+                self.open.remove(run)
+        held_by = rule.held_by
+        if held_by == "supervised_unit":
+            unit = data["supervised_unit"]
+        elif held_by == "petitioner":
             unit = None
         elif fact.type == "Routed" or fact.type == "AppealFiled":
-            unit = fact.data["to_unit"]
+            unit = data["to_unit"]
         else:
             unit = state.holder_unit if hasattr(state, "holder_unit") else fact.actor_unit
         run = ClockRun(
             clock=name,
             key=key,
-            held_by=rule.held_by,
+            held_by=held_by,
             unit=unit,
             started_at=_at(fact, rule.starts_on.at),
             accrues_overdue=rule.accrues_overdue,
-            notice_deadline=fact.data.get("deadline") if rule.fixed_limit is None else None,
+            notice_deadline=data.get("deadline") if rule.fixed_limit is None else None,
         )
         self._compute_deadline(run)
         self.runs.append(run)
+        self.open.append(run)
         return run
 
-    def _end(self, run: ClockRun, fact: Fact, rule: ClockRule, *, stop: bool) -> None:
-        matches = rule.stops_on if stop else rule.cancelled_on
-        at = next(m.at for m in matches if m.matches(fact.type, fact.data.get("level")))
+    def _end(self, run: ClockRun, fact: Fact, at: str, *, stop: bool) -> None:
         run.stopped_at = max(_at(fact, at), run.started_at)
         run.ended_by = fact.type
         run.cancelled = not stop
+        self.open.remove(run)
 
     def _compute_deadline(self, run: ClockRun) -> None:
         tz = self.tz
@@ -269,7 +280,7 @@ class _Clocks:
             run.clock,
             run.started_at.astimezone(tz).date(),
             run.notice_deadline,
-            tuple(run.extensions),
+            run.extensions,
             run.pause_days,
         )
         found = self.deadlines.get(key)
@@ -295,14 +306,21 @@ class _Clocks:
         run.deadline, run.deadline_end, run.unknown_year, run.extension_days = found
 
     def governing(self, holder: str | None) -> ClockRun | None:
-        """The clock the holder answers to now: the earliest deadline among its duties."""
-        duties = [r for r in self.running() if r.accrues_overdue and r.held_by == "holder"]
-        if not duties or holder is None:
+        """The clock the holder answers to now: the earliest deadline among its duties (the
+        first started on a tie; the first started if no deadline is known)."""
+        if holder is None:
             return None
-        known = [r for r in duties if r.deadline_end is not None]
-        if known:
-            return min(known, key=lambda r: r.deadline_end or r.started_at)
-        return duties[0]
+        first: ClockRun | None = None
+        earliest: ClockRun | None = None
+        earliest_end: datetime | None = None
+        for run in self.open:
+            if run.accrues_overdue and run.held_by == "holder":
+                if first is None:
+                    first = run
+                end = run.deadline_end
+                if end is not None and (earliest_end is None or end < earliest_end):
+                    earliest, earliest_end = run, end
+        return earliest or first
 
 
 def _at(fact: Fact, which: str) -> datetime:
@@ -315,13 +333,24 @@ def _at(fact: Fact, which: str) -> datetime:
     return value
 
 
+_FOLDS: dict[str, Callable[[Fact, SimpleNamespace], None] | None] = {}
+
+
 def _fold(state: SimpleNamespace, fact: Fact) -> None:
     """Evolve the case state with the aggregate's own rules (one source of truth)."""
-    event_class = getattr(Case, fact.type)
-    if fact.type == "Registered":
-        event_class.apply(fact, state)
-    elif fact.type != "Corrected":  # corrections are already applied to the facts
-        event_class.evolve(fact, state)
+    try:
+        evolve = _FOLDS[fact.type]
+    except KeyError:
+        event_class = getattr(Case, fact.type)
+        if fact.type == "Registered":
+            evolve = event_class.apply
+        elif fact.type == "Corrected":  # corrections are already applied to the facts
+            evolve = None
+        else:
+            evolve = event_class.evolve
+        _FOLDS[fact.type] = evolve
+    if evolve is not None:
+        evolve(fact, state)
 
 
 def judge_case(facts: Sequence[Fact], rules: RuleSet, directory: Directory) -> Judgment:
@@ -333,7 +362,7 @@ def judge_case(facts: Sequence[Fact], rules: RuleSet, directory: Directory) -> J
     book = rules.rulebook
     state = SimpleNamespace()
     clocks = _Clocks(rules)
-    intervals: list[Interval] = []
+    pieces: list[_Piece] = []
     patterns: list[Pattern] = []
     summary: dict[str, Any] = _summary_start(registered, rules, directory)
     route_trail: list[str] = [registered.data["registering_office"]]
@@ -351,33 +380,32 @@ def judge_case(facts: Sequence[Fact], rules: RuleSet, directory: Directory) -> J
         paused_for = run.paused_for if run is not None else None
         if run is not None and paused_for and book.clock(run.clock).excludes_pause(paused_for):
             excluded = f"paused:{paused_for}"
-        intervals.append(
-            Interval(
-                seq=len(intervals),
-                holder_unit=holder,
-                handler=None if petitioners_time else state.handler,
-                leader=state.leader,
-                stage=str(stage_now),
-                start=at,
-                end=None,
-                clock=run.clock if run else None,
-                deadline=run.deadline if run else None,
-                deadline_end=run.deadline_end if run else None,
-                unknown_year=run.unknown_year if run else None,
-                excluded=excluded,
-                extension_days=run.extension_days if run else 0,
-                pause_days=run.pause_days if run else 0,
+        handler = None if petitioners_time else state.handler
+        custody: Custody
+        if run is None:
+            custody = (holder, handler, state.leader, str(stage_now), None, None, excluded, None)
+            pieces.append([at, None, custody, None, 0, 0])
+        else:
+            custody = (
+                holder,
+                handler,
+                state.leader,
+                str(stage_now),
+                run.clock,
+                run.deadline,
+                excluded,
+                run.unknown_year,
             )
-        )
+            pieces.append([at, None, custody, run.deadline_end, run.extension_days, run.pause_days])
 
     for fact in facts:
         t = max(fact.occurred_at, t_prev)
-        if intervals and intervals[-1].end is None:
-            intervals[-1].end = t
+        if pieces and pieces[-1][1] is None:
+            pieces[-1][1] = t
         clocks.advance(fact, state)
         _fold(state, fact)
         if fact.type == "Registered":
-            _received(intervals, clocks, fact, t)
+            _received(pieces, clocks, fact, t)
         _observe(fact, t, state, summary, patterns, route_trail, rules)
         if fact.type == "Replied":
             last_decider = fact.actor_unit
@@ -400,15 +428,7 @@ def judge_case(facts: Sequence[Fact], rules: RuleSet, directory: Directory) -> J
         open_interval(t)
         t_prev = t
 
-    merged: list[Interval] = []
-    for interval in intervals:
-        if interval.end is not None and interval.end <= interval.start and merged:
-            continue  # an instant, not a stretch of custody
-        if merged and merged[-1].same_custody(interval):
-            merged[-1].end = interval.end
-            continue
-        interval.seq = len(merged)
-        merged.append(interval)
+    merged = _merged(pieces)
 
     for run in clocks.runs:
         if not run.accrues_overdue and run.held_by == "holder" and run.late:
@@ -434,7 +454,40 @@ def judge_case(facts: Sequence[Fact], rules: RuleSet, directory: Directory) -> J
     )
 
 
-def _received(intervals: list[Interval], clocks: _Clocks, registered: Fact, t: datetime) -> None:
+def _merged(pieces: list[_Piece]) -> list[Interval]:
+    """The custody chain: consecutive pieces of the same custody joined, instants dropped."""
+    merged: list[Interval] = []
+    last: Custody | None = None
+    for start, end, custody, ends_at, extension_days, pause_days in pieces:
+        if end is not None and end <= start and merged:
+            continue  # an instant, not a stretch of custody
+        if merged and custody == last:
+            merged[-1].end = end
+            continue
+        holder, handler, leader, stage, clock, deadline, excluded, unknown_year = custody
+        merged.append(
+            Interval(
+                len(merged),
+                holder,
+                handler,
+                leader,
+                stage,
+                start,
+                end,
+                clock,
+                deadline,
+                ends_at,
+                unknown_year,
+                excluded,
+                extension_days,
+                pause_days,
+            )
+        )
+        last = custody
+    return merged
+
+
+def _received(pieces: list[_Piece], clocks: _Clocks, registered: Fact, t: datetime) -> None:
     """The stretch from receipt to registration: the office held a letter not yet on record,
     under whatever clock started at receipt (登记: the same day, by default)."""
     received_at = registered.data["received_at"]
@@ -444,24 +497,17 @@ def _received(intervals: list[Interval], clocks: _Clocks, registered: Fact, t: d
         if r.started_at == received_at and r.accrues_overdue and r.held_by == "holder"
     ]
     run = min(runs, key=lambda r: r.deadline_end or received_at) if runs else None
-    intervals.append(
-        Interval(
-            seq=0,
-            holder_unit=registered.data["registering_office"],
-            handler=None,
-            leader=None,
-            stage=RECEIVED,
-            start=received_at,
-            end=t,
-            clock=run.clock if run else None,
-            deadline=run.deadline if run else None,
-            deadline_end=run.deadline_end if run else None,
-            unknown_year=run.unknown_year if run else None,
-            excluded=None,
-            extension_days=0,
-            pause_days=0,
-        )
+    custody = (
+        registered.data["registering_office"],
+        None,
+        None,
+        RECEIVED,
+        run.clock if run else None,
+        run.deadline if run else None,
+        None,
+        run.unknown_year if run else None,
     )
+    pieces.append([received_at, t, custody, run.deadline_end if run else None, 0, 0])
 
 
 def _summary_start(registered: Fact, rules: RuleSet, directory: Directory) -> dict[str, Any]:

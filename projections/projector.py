@@ -18,17 +18,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from domain.rulebook import RuleSet
 from projections import log, schema
-from projections.bulk import insert_rows
+from projections.bulk import insert_rows, insert_tuples
 from projections.directory import Directory
 from projections.facts import Fact
 from projections.judge import judge_case
-from projections.rows import case_rows, directory_rows
+from projections.rows import Row, case_rows, directory_rows
 
 Include = Callable[[Fact], bool]
 """Which facts count (all, or those recorded by an instant)."""
@@ -126,15 +125,15 @@ def write_cases(
             )
     batches = judged_rows(view_set, case_facts, rules, directory)
     for table in schema.CASE_TABLES:
-        insert_rows(conn, table, batches[table.name])
+        insert_tuples(conn, table, batches[table.name])
 
 
 def judged_rows(
     view_set: str, case_facts: dict[str, list[Fact]], rules: RuleSet, directory: Directory
-) -> dict[str, list[dict[str, Any]]]:
-    """Judge each case from its facts; its rows for every case table. A case that cannot be
-    judged stops everything, naming the fact."""
-    batches: dict[str, list[dict[str, Any]]] = {t.name: [] for t in schema.CASE_TABLES}
+) -> dict[str, list[Row]]:
+    """Judge each case from its facts; its rows for every case table (tuples in column
+    order). A case that cannot be judged stops everything, naming the fact."""
+    batches: dict[str, list[Row]] = {t.name: [] for t in schema.CASE_TABLES}
     for case_id, facts in case_facts.items():
         try:
             judgment = judge_case(facts, rules, directory)

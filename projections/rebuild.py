@@ -9,7 +9,6 @@ it started, and waits for ``activate``. The events are only ever read.
 from __future__ import annotations
 
 import multiprocessing
-import operator
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ from projections.projector import (
     write_directory,
 )
 from projections.queries import Views, pairs
+from projections.rows import Row
 from projections.statistics import Statistics
 from projections.viewsets import LoadedRules
 
@@ -87,15 +87,10 @@ def _case_pages(conn: sa.Connection, after: str | None, up_to: int) -> Iterator[
 
 def judge_rows(
     view_set: str, chunk: list[CaseRows], rules: RuleSet, directory: Directory
-) -> dict[str, list[tuple[Any, ...]]]:
+) -> dict[str, list[Row]]:
     """Decode and judge a chunk of cases: their rows for every case table, in column order."""
     case_facts = {case_id: list(decode_all(rows)) for case_id, rows in chunk}
-    batches = judged_rows(view_set, case_facts, rules, directory)
-    result = {}
-    for table in schema.CASE_TABLES:
-        values = operator.itemgetter(*[c.name for c in table.columns])
-        result[table.name] = [values(row) for row in batches[table.name]]
-    return result
+    return judged_rows(view_set, case_facts, rules, directory)
 
 
 # Worker processes judge chunks of cases; the parent reads the log and writes in order.

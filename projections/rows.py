@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
+import sqlalchemy as sa
+
 from domain.rulebook import RuleSet
+from projections import schema
 from projections.directory import Directory
 from projections.judge import Judgment
 from projections.periods import period_label
@@ -16,8 +20,133 @@ def seconds(instant: datetime | None) -> float | None:
     return instant.timestamp() if instant is not None else None
 
 
-def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, list[dict[str, Any]]]:
-    """Rows of every case table for one judged case."""
+def _columns(table: sa.Table, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The column order rows are built in; it must be the table's (checked at import, so a
+    column added to one and not the other fails at once instead of shifting values)."""
+    if names != tuple(c.name for c in table.columns):
+        raise RuntimeError(f"rows for {table.name} are not built in its column order")
+    return names
+
+
+# rm_cases: summary values copied as they are, in runs between the instants (which are
+# stored as seconds).
+_PLAIN = (
+    "case_number",
+    "registering_office",
+    "matter_kind",
+    "channel",
+    "category",
+    "petitioner_kind",
+    "headcount",
+    "concerned_unit",
+)
+_HELD = ("registered_position", "stage", "holder_unit", "handler", "leader", "clock", "deadline")
+_FLAGS = (
+    "unknown_year",
+    "excluded",
+    "collective",
+    "confidential",
+    "skip_level",
+    "first_contact_settled",
+    "transfers",
+    "reopened",
+    "appeals",
+)
+_OUTCOME = ("replied_by", "reply_outcome", "rating")
+_CLOSING = (
+    "last_appeal_decision",
+    "competent_unit",
+    "merged_into",
+    "received_period",
+    "registered_period",
+    "accepted_period",
+    "replied_period",
+    "closed_period",
+)
+_columns(
+    schema.cases,
+    (
+        "view_set",
+        "case_id",
+        *_PLAIN,
+        "received_s",
+        "registered_s",
+        "registered_recorded_s",
+        *_HELD,
+        "deadline_end_s",
+        *_FLAGS,
+        "accepted_s",
+        "accepted_by",
+        "replied_s",
+        *_OUTCOME,
+        "closed_s",
+        *_CLOSING,
+    ),
+)
+_columns(
+    schema.case_petitioners,
+    ("view_set", "case_id", "petitioner_id", "category", "received_s", "closed_s"),
+)
+_columns(
+    schema.custody,
+    (
+        "view_set",
+        "case_id",
+        "seq",
+        "holder_unit",
+        "handler",
+        "leader",
+        "stage",
+        "start_s",
+        "end_s",
+        "clock",
+        "deadline",
+        "deadline_end_s",
+        "unknown_year",
+        "excluded",
+        "extension_days",
+        "pause_days",
+    ),
+)
+_columns(
+    schema.clock_runs,
+    (
+        "view_set",
+        "case_id",
+        "seq",
+        "clock",
+        "notice_no",
+        "held_by",
+        "unit",
+        "accrues_overdue",
+        "started_s",
+        "stopped_s",
+        "ended_by",
+        "cancelled",
+        "deadline",
+        "deadline_end_s",
+        "unknown_year",
+        "extension_days",
+        "pause_days",
+        "late",
+        "started_period",
+        "stopped_period",
+        "deadline_period",
+    ),
+)
+_columns(
+    schema.patterns,
+    ("view_set", "case_id", "seq", "kind", "unit", "person", "at_s", "detail"),
+)
+_plain, _held, _flags = itemgetter(*_PLAIN), itemgetter(*_HELD), itemgetter(*_FLAGS)
+_outcome, _closing = itemgetter(*_OUTCOME), itemgetter(*_CLOSING)
+
+Row = tuple[Any, ...]
+
+
+def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, list[Row]]:
+    """Rows of every case table for one judged case, each a tuple in its table's column
+    order (a rebuild writes millions: no per-row dicts)."""
     s = judgment.summary
     cid = judgment.case_id
     period = rules.rulebook.definitions.period
@@ -26,129 +155,90 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
     def period_of(instant: datetime | None) -> str | None:
         return None if instant is None else period_label(period, instant.astimezone(tz).date())
 
-    case = {
-        "view_set": view_set,
-        "case_id": cid,
-        **{
-            k: s[k]
-            for k in (
-                "case_number",
-                "registering_office",
-                "matter_kind",
-                "channel",
-                "category",
-                "petitioner_kind",
-                "headcount",
-                "concerned_unit",
-                "registered_position",
-                "stage",
-                "holder_unit",
-                "handler",
-                "leader",
-                "clock",
-                "deadline",
-                "unknown_year",
-                "excluded",
-                "collective",
-                "confidential",
-                "skip_level",
-                "first_contact_settled",
-                "transfers",
-                "reopened",
-                "appeals",
-                "accepted_by",
-                "replied_by",
-                "reply_outcome",
-                "rating",
-                "last_appeal_decision",
-                "competent_unit",
-                "merged_into",
-                "received_period",
-                "registered_period",
-                "accepted_period",
-                "replied_period",
-                "closed_period",
-            )
-        },
-        "received_s": seconds(s["received_at"]),
-        "registered_s": seconds(s["registered_at"]),
-        "registered_recorded_s": seconds(s["registered_recorded_at"]),
-        "deadline_end_s": seconds(s["deadline_end"]),
-        "accepted_s": seconds(s["accepted_at"]),
-        "replied_s": seconds(s["replied_at"]),
-        "closed_s": seconds(s["closed_at"]),
-    }
+    received_s = s["received_at"].timestamp()
+    closed_s = seconds(s["closed_at"])
+    case = (
+        view_set,
+        cid,
+        *_plain(s),
+        received_s,
+        s["registered_at"].timestamp(),
+        s["registered_recorded_at"].timestamp(),
+        *_held(s),
+        seconds(s["deadline_end"]),
+        *_flags(s),
+        seconds(s["accepted_at"]),
+        s["accepted_by"],
+        seconds(s["replied_at"]),
+        *_outcome(s),
+        closed_s,
+        *_closing(s),
+    )
+    category = s["category"]
     return {
         "rm_cases": [case],
         "rm_case_petitioners": [
-            {
-                "view_set": view_set,
-                "case_id": cid,
-                "petitioner_id": p,
-                "category": s["category"],
-                "received_s": case["received_s"],
-                "closed_s": case["closed_s"],
-            }
+            (view_set, cid, p, category, received_s, closed_s)
             for p in dict.fromkeys(judgment.petitioners)
         ],
         "rm_custody": [
-            {
-                "view_set": view_set,
-                "case_id": cid,
-                "seq": i.seq,
-                "holder_unit": i.holder_unit,
-                "handler": i.handler,
-                "leader": i.leader,
-                "stage": i.stage,
-                "start_s": seconds(i.start),
-                "end_s": seconds(i.end),
-                "clock": i.clock,
-                "deadline": i.deadline,
-                "deadline_end_s": seconds(i.deadline_end),
-                "unknown_year": i.unknown_year,
-                "excluded": i.excluded,
-                "extension_days": i.extension_days,
-                "pause_days": i.pause_days,
-            }
+            (
+                view_set,
+                cid,
+                i.seq,
+                i.holder_unit,
+                i.handler,
+                i.leader,
+                i.stage,
+                i.start.timestamp(),
+                seconds(i.end),
+                i.clock,
+                i.deadline,
+                seconds(i.deadline_end),
+                i.unknown_year,
+                i.excluded,
+                i.extension_days,
+                i.pause_days,
+            )
             for i in judgment.intervals
         ],
         "rm_clock_runs": [
-            {
-                "view_set": view_set,
-                "case_id": cid,
-                "seq": n,
-                "clock": r.clock,
-                "notice_no": r.key,
-                "held_by": r.held_by,
-                "unit": r.unit,
-                "accrues_overdue": r.accrues_overdue,
-                "started_s": seconds(r.started_at),
-                "stopped_s": seconds(r.stopped_at),
-                "ended_by": r.ended_by,
-                "cancelled": r.cancelled,
-                "deadline": r.deadline,
-                "deadline_end_s": seconds(r.deadline_end),
-                "unknown_year": r.unknown_year,
-                "extension_days": r.extension_days,
-                "pause_days": r.pause_days,
-                "late": r.late,
-                "started_period": period_of(r.started_at),
-                "stopped_period": period_of(r.stopped_at),
-                "deadline_period": None if r.deadline is None else period_label(period, r.deadline),
-            }
+            (
+                view_set,
+                cid,
+                n,
+                r.clock,
+                r.key,
+                r.held_by,
+                r.unit,
+                r.accrues_overdue,
+                r.started_at.timestamp(),
+                seconds(r.stopped_at),
+                r.ended_by,
+                r.cancelled,
+                r.deadline,
+                seconds(r.deadline_end),
+                r.unknown_year,
+                r.extension_days,
+                r.pause_days,
+                r.late,
+                period_of(r.started_at),
+                period_of(r.stopped_at),
+                None if r.deadline is None else period_label(period, r.deadline),
+            )
             for n, r in enumerate(judgment.runs)
         ],
         "rm_patterns": [
-            {
-                "view_set": view_set,
-                "case_id": cid,
-                "seq": n,
-                "kind": p.kind,
-                "unit": p.unit,
-                "person": p.person,
-                "at_s": seconds(p.at),
-                "detail": json.dumps(p.detail, ensure_ascii=False, sort_keys=True),
-            }
+            (
+                view_set,
+                cid,
+                n,
+                p.kind,
+                p.unit,
+                p.person,
+                p.at.timestamp(),
+                json.dumps(p.detail, ensure_ascii=False, sort_keys=True),
+            )
             for n, p in enumerate(judgment.patterns)
         ],
     }

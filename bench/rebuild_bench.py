@@ -28,10 +28,17 @@ from bench.dataset import write_cases
 from ledger.application import Ledger
 from ledger.settings import Settings
 
-# Not the test suite's database: a benchmark must not race the tests' schema resets.
-POSTGRES = os.environ.get(
-    "BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
+
+def postgres_url() -> str:
+    """The benchmark's own PostgreSQL database (its public schema is dropped): never a
+    default, so that a forgotten variable cannot wipe a database someone else uses."""
+    url = os.environ.get("BENCH_POSTGRES_URL")
+    if not url:
+        raise SystemExit(
+            "set BENCH_POSTGRES_URL to a database this benchmark may wipe "
+            "(not the test suite's: a benchmark must not race its schema resets)"
+        )
+    return url
 
 
 def fresh_url(db: str, workdir: Path) -> str:
@@ -40,12 +47,13 @@ def fresh_url(db: str, workdir: Path) -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    engine = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    url = postgres_url()
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
-    return POSTGRES
+    return url
 
 
 def raw_read(engine: sa.Engine) -> tuple[int, float]:

@@ -3,14 +3,18 @@ switched, without touching a byte of the events."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
 import sqlalchemy as sa
 
 from domain.petitioners import Petitioner
-from projections import schema
+from projections import projector, schema
+from projections.facts import hex_id
+from projections.projector import ProjectorStopped
 from projections.queries import Views
 from projections.rebuild import diff_ranking, diff_statistics, moved_cases, rebuild
 from projections.statistics import unit_statistics
@@ -132,3 +136,49 @@ def test_an_interrupted_rebuild_resumes_and_equals_an_uninterrupted_one(
     rebuild(engine, working_days)
     assert dump(engine, name) == resumed
     assert len(resumed["rm_cases"]) == 5
+
+
+def test_workers_commit_in_order_so_a_case_that_cannot_be_judged_keeps_all_before_it(
+    world: World, clock: Clock, working_days: LoadedRules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes build ranges of cases side by side but commit them in log order: when
+    one case cannot be judged, the rebuild stops naming it, what is kept is exactly the cases
+    before it (nothing after it is written), and once it can be judged the rebuild resumes
+    and ends as if it had never stopped."""
+    a_month_of_cases(world, clock)
+    for hour in range(14):
+        world.register(local("2025-09-10 09:00") + timedelta(hours=hour))
+    engine = world.ledger.engine
+    with engine.connect() as conn:
+        ids = sorted(
+            hex_id(i)
+            for (i,) in conn.execute(
+                sa.text("SELECT originator_id FROM ledger_events WHERE topic = :t"),
+                {"t": "domain.case:Case.Registered"},
+            )
+        )
+    unjudgeable = ids[9]
+    judge = projector.judge_case
+
+    def judge_all_but_one(facts: Any, rules: Any, directory: Any) -> Any:
+        if facts[0].aggregate_id == unjudgeable:
+            time.sleep(1)  # long enough for the other worker to finish later ranges first
+            raise KeyError("a field the judge expected")
+        return judge(facts, rules, directory)
+
+    monkeypatch.setattr(projector, "judge_case", judge_all_but_one)
+    with pytest.raises(ProjectorStopped, match=f"case {unjudgeable}: cannot project fact"):
+        rebuild(engine, working_days, cases_per_commit=1, workers=2)
+    name = working_days.view_set_name
+    kept = sorted(row[0] for row in dump(engine, name)["rm_cases"])
+    assert kept == ids[: len(kept)]  # a prefix of the log: no gap...
+    assert unjudgeable not in kept and len(kept) >= 5  # ...that ends before the failed case
+    with engine.connect() as conn:
+        resume = conn.execute(
+            sa.select(schema.view_sets.c.resume_after).where(schema.view_sets.c.id == name)
+        ).scalar_one()
+    assert resume is not None and kept[-1] <= resume < unjudgeable
+
+    monkeypatch.undo()
+    assert rebuild(engine, working_days, cases_per_commit=1, workers=2) == name
+    assert dump(engine, name) == dump(engine, rebuild(engine, working_days, name="in-one-go"))

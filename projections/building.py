@@ -1,0 +1,235 @@
+"""Building a view set from the log, one range of aggregates per commit.
+
+The log is cut into ranges of aggregate ids, each about ``events_per_range`` events long (the
+boundaries are read off the (originator_id, version) index, so cutting costs almost nothing
+and memory does not grow with the log). A range is read, decoded, judged and written in one
+go; its rows are committed together with the range's upper bound (``resume_after``), so the
+commits must land in range order: an interrupted build resumes after the last range committed,
+and nothing is written twice or skipped.
+
+With worker processes, each worker builds whole ranges, reading and writing through its own
+connection; only the commits take turns, in range order. The parent only cuts ranges and
+counts: nothing judged crosses a process boundary.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy_utils.types.uuid import UUIDType
+
+from domain.rulebook import RuleSet
+from ledger.persistence import engine_options
+from projections import log, schema
+from projections.bulk import insert_tuples
+from projections.directory import Directory
+from projections.facts import CASE_TOPIC_PREFIX, decode_all, hex_id
+from projections.projector import judged_rows
+from projections.rows import Row
+
+_COLUMNS = "id, originator_id, originator_version, topic, state"
+
+
+@dataclass(frozen=True)
+class Range:
+    """The aggregates with ids in (after, last]: ``after`` None is the start of the log,
+    ``last`` None its end."""
+
+    index: int
+    after: str | None
+    last: str | None
+
+
+def ranges(conn: sa.Connection, after: str | None, events_per_range: int) -> Iterator[Range]:
+    """Consecutive ranges from ``after`` on, each ending with the aggregate of about the
+    ``events_per_range``-th event after its start (an aggregate is never split)."""
+    statement = sa.text(
+        f"SELECT originator_id FROM {log.EVENTS_TABLE} WHERE originator_id > :after "
+        "ORDER BY originator_id, originator_version LIMIT 1 OFFSET :skip"
+    ).bindparams(sa.bindparam("after", type_=UUIDType()))
+    index = 0
+    while True:
+        start = UUID(hex=after) if after else UUID(int=0)
+        found = conn.execute(statement, {"after": start, "skip": events_per_range - 1}).scalar()
+        if found is None:
+            yield Range(index, after, None)
+            return
+        last = hex_id(found)
+        yield Range(index, after, last)
+        after, index = last, index + 1
+
+
+def _case_rows(conn: sa.Connection, part: Range, up_to: int) -> list[tuple[str, list[Any]]]:
+    """(case id, its stored rows up to ``up_to``) for the cases in the range, in id order."""
+    bounds = []
+    values: dict[str, Any] = {"cases": CASE_TOPIC_PREFIX + "%", "up_to": up_to}
+    if part.after is not None:
+        bounds.append("originator_id > :after")
+        values["after"] = UUID(hex=part.after)
+    if part.last is not None:
+        bounds.append("originator_id <= :last")
+        values["last"] = UUID(hex=part.last)
+    statement = sa.text(
+        f"SELECT {_COLUMNS} FROM {log.EVENTS_TABLE} WHERE "
+        + " AND ".join([*bounds, "topic LIKE :cases", "id <= :up_to"])
+        + " ORDER BY originator_id, originator_version"
+    ).bindparams(
+        *(sa.bindparam(name, type_=UUIDType()) for name in ("after", "last") if name in values)
+    )
+    cases: list[tuple[str, list[Any]]] = []
+    current = None
+    for position, originator_id, version, topic, state in conn.execute(statement, values):
+        case_id = hex_id(originator_id)
+        if case_id != current:
+            current = case_id
+            cases.append((case_id, []))
+        cases[-1][1].append((position, case_id, version, topic, state))
+    return cases
+
+
+def judge_range(
+    conn: sa.Connection,
+    view_set: str,
+    part: Range,
+    up_to: int,
+    rules: RuleSet,
+    directory: Directory,
+) -> tuple[dict[str, list[Row]], int, str | None]:
+    """The rows of every case in the range, how many cases, and where the range ends (its
+    bound, or its last case if it runs to the end of the log)."""
+    cases = _case_rows(conn, part, up_to)
+    facts = {case_id: list(decode_all(rows)) for case_id, rows in cases}
+    end = part.last if part.last is not None else (cases[-1][0] if cases else part.after)
+    return judged_rows(view_set, facts, rules, directory), len(cases), end
+
+
+def commit_range(
+    conn: sa.Connection, view_set: str, rows: dict[str, list[Row]], end: str | None
+) -> None:
+    for table in schema.CASE_TABLES:
+        insert_tuples(conn, table, rows[table.name])
+    if end is not None:
+        conn.execute(
+            schema.view_sets.update()
+            .where(schema.view_sets.c.id == view_set)
+            .values(resume_after=end)
+        )
+
+
+def build_range(
+    engine: sa.Engine, view_set: str, part: Range, up_to: int, rules: RuleSet, directory: Directory
+) -> int:
+    """Build one range in this process; returns how many cases it held."""
+    with engine.connect() as conn:
+        rows, count, end = judge_range(conn, view_set, part, up_to, rules, directory)
+    with engine.begin() as conn:
+        commit_range(conn, view_set, rows, end)
+    return count
+
+
+# ---------------------------------------------------------------- worker processes
+
+_worker: dict[str, Any] = {}
+
+NEVER = 2**62
+
+
+def _init_worker(
+    url: str, rulebook: str, directory: Directory, turn: Any, next_commit: Any, stop_from: Any
+) -> None:
+    from projections.viewsets import load
+
+    _worker.update(
+        engine=sa.create_engine(url, **engine_options(url)),
+        rules=load(rulebook).rules,
+        directory=directory,
+        turn=turn,
+        next_commit=next_commit,
+        stop_from=stop_from,
+    )
+
+
+def _build_in_worker(view_set: str, part: Range, up_to: int) -> int | None:
+    """Build one range; commit it when every range before it is committed. None: an earlier
+    range failed, so this one must not be committed (resuming after it would skip that one)."""
+    engine, turn = _worker["engine"], _worker["turn"]
+    next_commit, stop_from = _worker["next_commit"], _worker["stop_from"]
+    try:
+        if part.index >= stop_from.value:
+            return None
+        with engine.connect() as conn:
+            rows, count, end = judge_range(
+                conn, view_set, part, up_to, _worker["rules"], _worker["directory"]
+            )
+        with turn:
+            while next_commit.value != part.index:
+                if part.index >= stop_from.value:
+                    return None
+                turn.wait(1.0)
+        with engine.begin() as conn:
+            commit_range(conn, view_set, rows, end)
+    except BaseException:
+        with turn:
+            stop_from.value = min(stop_from.value, part.index)
+            turn.notify_all()
+        raise
+    with turn:
+        next_commit.value = part.index + 1
+        turn.notify_all()
+    return count
+
+
+def build_in_workers(
+    engine: sa.Engine,
+    view_set: str,
+    parts: Iterator[Range],
+    up_to: int,
+    rulebook: str,
+    directory: Directory,
+    workers: int,
+    on_range: Callable[[int], None],
+) -> None:
+    """Build the ranges (numbered from 0) in ``workers`` processes, at most two each in
+    flight, so memory stays flat however long the log; ``on_range`` gets each range's case
+    count, in order."""
+    # Forked workers start at once with everything imported; spawned ones import it all
+    # again, which costs more than judging a small log.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    turn = context.Condition()
+    next_commit = context.Value("q", 0, lock=False)  # guarded by ``turn``
+    stop_from = context.Value("q", NEVER, lock=False)
+    url = engine.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(url, rulebook, directory, turn, next_commit, stop_from),
+    ) as pool:
+        window: deque[Future[int | None]] = deque()
+        try:
+            for part in parts:
+                window.append(pool.submit(_build_in_worker, view_set, part, up_to))
+                if len(window) >= 2 * workers:
+                    _report(window.popleft(), on_range)
+            while window:
+                _report(window.popleft(), on_range)
+        except BaseException:
+            with turn:  # nothing more is committed; what was is a complete prefix
+                stop_from.value = 0
+                turn.notify_all()
+            raise
+
+
+def _report(future: Future[int | None], on_range: Callable[[int], None]) -> None:
+    count = future.result()  # an earlier range's failure was raised before this one's None
+    if count is None:
+        raise RuntimeError("a range was not committed because an earlier one failed")
+    on_range(count)

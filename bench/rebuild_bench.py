@@ -1,13 +1,17 @@
 """Full-rebuild throughput against the raw read rate of the same events table, same run.
 
-    python -m bench.rebuild_bench --cases 10000 --db sqlite
-    python -m bench.rebuild_bench --cases 100000 --db postgresql
+    python -m bench.rebuild_bench --cases 12800 128000 --db sqlite postgresql
 
 Reports, for one data set: the raw read rate (SELECT of every row of the events table, no
 decoding), the library's own read-and-decode rate (notifications through the recorder and the
-mapper), the full-rebuild rate of every view under the national rulebook, each in events/s
-and the rebuild as a ratio of both baselines; and the rebuild's peak memory (max RSS of a
-fresh process doing only the rebuild), so that runs at two sizes show whether it grows.
+mapper), the full-rebuild rate of every view under the national rulebook, in one process and
+with worker processes, each in events/s and the rebuild as a ratio of both baselines; and
+the rebuild's peak memory (max RSS of a fresh process doing only the rebuild, and of its
+largest worker), so that runs at two sizes show whether it grows.
+
+The machine may be shared: the library baseline is read before and after each rebuild and
+the ratio taken against their mean, and CPU time per event is reported beside the rates
+(the rebuild's including its workers), which load from other processes disturbs far less.
 """
 
 from __future__ import annotations
@@ -41,23 +45,26 @@ def postgres_url() -> str:
     return url
 
 
-def fresh_url(db: str, workdir: Path) -> str:
+def database_url(db: str, workdir: Path, cases: int, *, fresh: bool) -> str:
+    """The data set's database; emptied first if ``fresh``."""
     if db == "sqlite":
-        path = workdir / "bench.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
+        path = workdir / f"bench-{cases}.sqlite3"
+        for suffix in ("", "-wal", "-shm") if fresh else ():
             Path(str(path) + suffix).unlink(missing_ok=True)
         return f"sqlite:///{path}"
     url = postgres_url()
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
+    if fresh:
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
     return url
 
 
-def raw_read(engine: sa.Engine) -> tuple[int, float]:
-    started = time.perf_counter()
+def raw_read(engine: sa.Engine) -> tuple[int, float, float]:
+    """Rows, wall seconds and CPU seconds (this process) of a plain SELECT of the table."""
+    started, cpu = time.perf_counter(), time.process_time()
     rows = 0
     with engine.connect().execution_options(stream_results=True, yield_per=10_000) as conn:
         result = conn.execute(
@@ -65,11 +72,12 @@ def raw_read(engine: sa.Engine) -> tuple[int, float]:
         )
         for partition in result.partitions():
             rows += len(partition)
-    return rows, time.perf_counter() - started
+    return rows, time.perf_counter() - started, time.process_time() - cpu
 
 
-def library_read(ledger: Ledger) -> tuple[int, float]:
-    started = time.perf_counter()
+def library_read(ledger: Ledger) -> tuple[int, float, float]:
+    """Events, wall seconds and CPU seconds of reading and decoding every notification."""
+    started, cpu = time.perf_counter(), time.process_time()
     count, position = 0, 1
     while True:
         page = ledger.recorder.select_notifications(position, 1000)
@@ -79,65 +87,127 @@ def library_read(ledger: Ledger) -> tuple[int, float]:
             ledger.mapper.to_domain_event(notification)
             count += 1
         position = page[-1].id + 1
-    return count, time.perf_counter() - started
+    return count, time.perf_counter() - started, time.process_time() - cpu
 
 
-def _rebuild_child(url: str, queue: Any) -> None:
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak RSS. Linux carries ``ru_maxrss`` across exec, so a spawned child
+    would report its parent's size if larger; the memory map's own high-water mark does not."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _rebuild_child(url: str, workers: int, name: str, queue: Any) -> None:
     from projections.rebuild import rebuild
     from projections.viewsets import DEFAULT_RULEBOOK, load
 
     engine = sa.create_engine(url)
+    loaded = load(DEFAULT_RULEBOOK)
     started = time.perf_counter()
-    rebuild(
-        engine,
-        load(DEFAULT_RULEBOOK),
-        cases_per_commit=1000,
-        workers=int(os.environ.get("BENCH_WORKERS", "0")),
-    )
+    cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
+    rebuild(engine, loaded, cases_per_commit=1000, workers=workers, name=name)
     elapsed = time.perf_counter() - started
-    queue.put((elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu
+    peak = _peak_rss_kib()
+    worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    queue.put((elapsed, cpu, peak, worker_peak))
 
 
-def measure(db: str, cases: int, workdir: Path) -> dict[str, Any]:
-    url = fresh_url(db, workdir)
-    ledger = Ledger(Settings(database_url=url), clock=lambda: datetime.now(UTC))
-    started = time.perf_counter()
-    write_cases(ledger, cases=cases)
-    write_s = time.perf_counter() - started
-    events, raw_s = raw_read(ledger.engine)
-    decoded, library_s = library_read(ledger)
-    ledger.close()
+def _drop_views(url: str) -> None:
+    from projections import schema
+
+    engine = sa.create_engine(url)
+    schema.metadata.drop_all(engine)
+    engine.dispose()
+
+
+def _rebuild(url: str, workers: int) -> tuple[float, float, int, int]:
+    _drop_views(url)  # each rebuild starts from empty read-model tables
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_rebuild_child, args=(url, queue))
+    child = context.Process(target=_rebuild_child, args=(url, workers, f"bench-{workers}", queue))
     child.start()
-    rebuild_s, peak_kib = queue.get()
+    result: tuple[float, float, int, int] = queue.get()
     child.join()
-    raw_rate, library_rate, rebuild_rate = events / raw_s, decoded / library_s, events / rebuild_s
-    return {
+    return result
+
+
+def measure(
+    db: str, cases: int, workdir: Path, workers: list[int], *, reuse: bool
+) -> dict[str, Any]:
+    url = database_url(db, workdir, cases, fresh=not reuse)
+    ledger = Ledger(Settings(database_url=url), clock=lambda: datetime.now(UTC))
+    write_s = None
+    if not reuse:
+        started = time.perf_counter()
+        write_cases(ledger, cases=cases)
+        write_s = time.perf_counter() - started
+    events, raw_s, raw_cpu = raw_read(ledger.engine)
+    figures: dict[str, Any] = {
         "db": db,
         "cases": cases,
         "events": events,
-        "bulk_write_events_per_s": round(events / write_s),
-        "raw_read_events_per_s": round(raw_rate),
-        "library_read_decode_events_per_s": round(library_rate),
-        "rebuild_events_per_s": round(rebuild_rate),
-        "rebuild_vs_raw_read": round(rebuild_rate / raw_rate, 4),
-        "rebuild_vs_library_read": round(rebuild_rate / library_rate, 3),
-        "rebuild_peak_rss_mib": round(peak_kib / 1024, 1),
+        "bulk_write_events_per_s": round(events / write_s) if write_s else None,
     }
+    figures["raw_read_events_per_s"] = round(events / raw_s)
+    figures["raw_read_cpu_us_per_event"] = round(1e6 * raw_cpu / events, 1)
+    library = [library_read(ledger)]
+    for n in workers:
+        rebuild_s, rebuild_cpu, peak_kib, worker_peak_kib = _rebuild(url, n)
+        library.append(library_read(ledger))
+        (_, before_s, before_cpu), (_, after_s, after_cpu) = library[-2], library[-1]
+        library_rate = events / ((before_s + after_s) / 2)
+        library_cpu = (before_cpu + after_cpu) / 2
+        label = "one_process" if n == 1 else f"{n or os.cpu_count()}_workers"
+        figures[label] = {
+            "library_read_decode_events_per_s": round(library_rate),
+            "rebuild_events_per_s": round(events / rebuild_s),
+            "rebuild_vs_raw_read": round(raw_s / rebuild_s, 4),
+            "rebuild_vs_library_read": round(events / rebuild_s / library_rate, 3),
+            "library_cpu_us_per_event": round(1e6 * library_cpu / events, 1),
+            "rebuild_cpu_us_per_event": round(1e6 * rebuild_cpu / events, 1),
+            "rebuild_peak_rss_mib": round(peak_kib / 1024, 1),
+            "worker_peak_rss_mib": round(worker_peak_kib / 1024, 1) if n != 1 else None,
+        }
+    ledger.close()
+    return figures
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, nargs="+", default=[10_000])
     parser.add_argument("--db", choices=["sqlite", "postgresql"], nargs="+", default=["sqlite"])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 0],
+        help="rebuild once per value: 1 in one process, 0 one worker per core, N workers",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the events an earlier run with the same --cases left (no new data set)",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("data/bench"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     for db in args.db:
         for cases in args.cases:
-            print(json.dumps(measure(db, cases, args.workdir)), flush=True)
+            figures = measure(db, cases, args.workdir, args.workers, reuse=args.reuse)
+            print(json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,9 @@ def _case_rows(conn: sa.Connection, part: Range, up_to: int) -> list[tuple[str, 
     )
     cases: list[tuple[str, list[Any]]] = []
     current = None
-    for position, originator_id, version, topic, state in conn.execute(statement, values):
+    # The driver's rows as they are: no result objects for rows read once.
+    rows = conn.execute(statement, values).cursor.fetchall()  # type: ignore[union-attr]
+    for position, originator_id, version, topic, state in rows:
         case_id = hex_id(originator_id)
         if case_id != current:
             current = case_id

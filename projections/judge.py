@@ -686,7 +686,11 @@ def _finish_summary(
         at = summary[name]
         summary[key] = period_label(definitions.period, local_date(at, tz)) if at else None
     fcs = definitions.first_contact_settlement
-    run = next((r for r in clocks.runs if r.clock == fcs.clock and not r.cancelled), None)
+    run = None
+    for candidate in clocks.runs:
+        if candidate.clock == fcs.clock and not candidate.cancelled:
+            run = candidate
+            break
     summary["first_contact_settled"] = bool(
         run is not None
         and run.late is False

@@ -16,10 +16,6 @@ from projections.judge import Judgment
 from projections.periods import period_label
 
 
-def seconds(instant: datetime | None) -> float | None:
-    return instant.timestamp() if instant is not None else None
-
-
 def _columns(table: sa.Table, names: tuple[str, ...]) -> tuple[str, ...]:
     """The column order rows are built in; it must be the table's (checked at import, so a
     column added to one and not the other fails at once instead of shifting values)."""
@@ -152,18 +148,36 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
     period = rules.rulebook.definitions.period
     tz = rules.rulebook.tz
 
-    def period_of(instant: datetime | None) -> str | None:
-        return None if instant is None else period_label(period, instant.astimezone(tz).date())
+    # A case's instants recur (an interval's end is the next one's start, a fact starts
+    # several clocks): each is converted once.
+    stamps: dict[datetime, float] = {}
+    periods: dict[datetime, str] = {}
 
-    received_s = s["received_at"].timestamp()
+    def seconds(instant: datetime | None) -> float | None:
+        if instant is None:
+            return None
+        found = stamps.get(instant)
+        if found is None:
+            found = stamps[instant] = instant.timestamp()
+        return found
+
+    def period_of(instant: datetime | None) -> str | None:
+        if instant is None:
+            return None
+        found = periods.get(instant)
+        if found is None:
+            found = periods[instant] = period_label(period, instant.astimezone(tz).date())
+        return found
+
+    received_s = seconds(s["received_at"])
     closed_s = seconds(s["closed_at"])
     case = (
         view_set,
         cid,
         *_plain(s),
         received_s,
-        s["registered_at"].timestamp(),
-        s["registered_recorded_at"].timestamp(),
+        seconds(s["registered_at"]),
+        seconds(s["registered_recorded_at"]),
         *_held(s),
         seconds(s["deadline_end"]),
         *_flags(s),
@@ -190,7 +204,7 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
                 i.handler,
                 i.leader,
                 i.stage,
-                i.start.timestamp(),
+                seconds(i.start),
                 seconds(i.end),
                 i.clock,
                 i.deadline,
@@ -212,7 +226,7 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
                 r.held_by,
                 r.unit,
                 r.accrues_overdue,
-                r.started_at.timestamp(),
+                seconds(r.started_at),
                 seconds(r.stopped_at),
                 r.ended_by,
                 r.cancelled,
@@ -236,7 +250,7 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
                 p.kind,
                 p.unit,
                 p.person,
-                p.at.timestamp(),
+                seconds(p.at),
                 json.dumps(p.detail, ensure_ascii=False, sort_keys=True),
             )
             for n, p in enumerate(judgment.patterns)

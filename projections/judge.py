@@ -191,6 +191,7 @@ class _Clocks:
         self.deadlines = _deadline_cache(rules)
         self.runs: list[ClockRun] = []
         self.open: list[ClockRun] = []  # the runs still running, in the order they started
+        self.local_days: dict[datetime, date] = {}  # a fact often starts several clocks
         self.barred: set[str] = set()
 
     def running(self) -> list[ClockRun]:
@@ -239,12 +240,13 @@ class _Clocks:
     ) -> ClockRun | None:
         data = fact.data
         key = data.get("notice_no") or 0
-        for run in self.running():
+        for run in self.open:  # at most one runs per clock and notice
             if run.clock == name and run.key == key:
                 if not rule.restart_on_transfer:
                     return None  # already running: the deadline binds the case
                 run.stopped_at, run.ended_by, run.cancelled = fact.occurred_at, fact.type, True
                 self.open.remove(run)
+                break
         held_by = rule.held_by
         if held_by == "supervised_unit":
             unit = data["supervised_unit"]
@@ -276,9 +278,13 @@ class _Clocks:
 
     def _compute_deadline(self, run: ClockRun) -> None:
         tz = self.tz
+        started = run.started_at
+        start_day = self.local_days.get(started)
+        if start_day is None:
+            start_day = self.local_days[started] = started.astimezone(tz).date()
         key = (
             run.clock,
-            run.started_at.astimezone(tz).date(),
+            start_day,
             run.notice_deadline,
             run.extensions,
             run.pause_days,

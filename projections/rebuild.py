@@ -38,7 +38,7 @@ def rebuild(
     engine: sa.Engine,
     loaded: LoadedRules,
     *,
-    cases_per_commit: int = 200,
+    cases_per_commit: int = 1000,
     workers: int = 0,
     on_progress: Callable[[int, int], None] | None = None,
     stop_after: int | None = None,

@@ -6,6 +6,7 @@ instant sees the organisation as it was recorded by then.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,15 @@ DEPARTMENT_KINDS = frozenset(
 class Directory:
     units: dict[str, dict[str, Any]] = field(default_factory=dict)
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Levels by (unit, how many hierarchy changes were recorded by the position asked about):
+    # the hierarchy only changes when a unit is created or moved, so every case between two
+    # such changes sees the same levels.
+    _levels: dict[tuple[str, int], int] = field(default_factory=dict, compare=False, repr=False)
+    _changes: list[int] | None = field(default=None, compare=False, repr=False)
 
     def apply(self, fact: Fact) -> None:
+        self._levels.clear()
+        self._changes = None
         d = fact.data
         if fact.kind == "Unit":
             if fact.type == "Created":
@@ -71,6 +79,15 @@ class Directory:
     def level(self, unit: str, position: int) -> int:
         """How far below the top the unit's *body* sits (0 = the top), as recorded at
         ``position``."""
+        if self._changes is None:
+            self._changes = sorted(at for u in self.units.values() for at, _ in u["parents"])
+        key = (unit, bisect_right(self._changes, position))
+        found = self._levels.get(key)
+        if found is None:
+            found = self._levels[key] = self._level(unit, position)
+        return found
+
+    def _level(self, unit: str, position: int) -> int:
         info = self.units.get(unit)
         if info is None:
             return 0

@@ -174,6 +174,8 @@ def with_corrections(facts: Sequence[Fact]) -> list[Fact]:
     """The case's facts as corrected: each ``Corrected`` patches one field of the fact it
     names (the latest correction wins); the corrections themselves are kept in sequence."""
     patched = list(facts)
+    if all(f.type != "Corrected" for f in facts):
+        return patched
     by_version = {f.version: i for i, f in enumerate(patched)}
     for f in facts:
         if f.type != "Corrected":

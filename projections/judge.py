@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -359,9 +360,12 @@ def _fold(state: SimpleNamespace, fact: Fact) -> None:
         evolve(fact, state)
 
 
+_VERSION = attrgetter("version")
+
+
 def judge_case(facts: Sequence[Fact], rules: RuleSet, directory: Directory) -> Judgment:
     """Judge a case from all its facts (in version order) under ``rules``."""
-    facts = with_corrections(sorted(facts, key=lambda f: f.version))
+    facts = with_corrections(sorted(facts, key=_VERSION))
     registered = facts[0]
     if registered.type != "Registered":
         raise ValueError(f"case {registered.aggregate_id} does not start with its registration")

@@ -347,18 +347,26 @@ def case_views(
     as_of: datetime | None,
     after: int | None = None,
 ) -> tuple[Views, datetime, UUID]:
-    """The views one case's judgments are read from (after the scope check on the live
-    views): the live ones, or, as of an instant, only this case and its petitioners' other
-    cases (all its 重复访 judgment looks at), judged from the facts recorded by then — the
-    rows the whole past view set would give them, without judging the whole log."""
+    """The views one case's judgments are read from, after the scope check on the live views
+    (see ``judged_views``)."""
     at = _instant(as_of)
     live = views_at(ledger, None)
     case_id, _, _ = checked_case(ledger, live, principal, reference)
+    views, now = judged_views(ledger, live, case_id, at, after)
+    return views, now, case_id
+
+
+def judged_views(
+    ledger: Ledger, live: Views, case_id: UUID, at: datetime | None, after: int | None = None
+) -> tuple[Views, datetime]:
+    """The live views, or, as of an instant, only this case and its petitioners' other cases
+    (all its 重复访 judgment looks at) judged from the facts recorded by then: the rows the
+    whole past view set would give them, without judging the whole log."""
     if at is None:
         _check_after(live, after)
-        return live, datetime.now(UTC), case_id
+        return live, datetime.now(UTC)
     loaded = live_rules(ledger.engine, default_rules())[1]
-    return cases_as_of(ledger.engine, loaded, at, live.same_petitioners(case_id.hex)), at, case_id
+    return cases_as_of(ledger.engine, loaded, at, live.same_petitioners(case_id.hex)), at
 
 
 @router.get("/cases", operation_id="listCases")

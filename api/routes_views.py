@@ -69,12 +69,15 @@ def pattern_rows(
     as_of: datetime | None = None,
     after: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The patterns found in the caller's scope (a pattern with no unit: its case's scope is
-    not narrowed by it)."""
+    """The patterns found in the caller's scope: a pattern's unit in scope, or, for a pattern
+    with no unit, its case."""
     access.require_view(principal, "patterns")
     views, now = views_for(ledger, as_of, after)
     scope = access.Scope(principal, views)
-    rows = [r for r in views.patterns(kind, now) if scope.covers(r["unit"]) or r["unit"] is None]
+    found = views.patterns(kind, now)
+    # A pattern with no unit (a repeat petition) is shown where its case is.
+    visible = scope.visible_cases({r["case_id"] for r in found if r["unit"] is None})
+    rows = [r for r in found if scope.covers(r["unit"]) or r["case_id"] in visible]
     return [named(views, r) for r in rows]
 
 

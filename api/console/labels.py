@@ -4,6 +4,9 @@ their names too."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from domain.rulebook import RuleSet
 
 EVENTS: dict[str, str] = {
@@ -121,3 +124,27 @@ def deadline_status(text: str | None) -> str:
     if text.startswith("clock stopped") or text.startswith("not counted"):
         return "计时停止" + text[text.find("(") :].replace("(", "（").replace(")", "）")
     return DEADLINE_STATUS.get(text, text)
+
+
+def pattern_detail(kind: str, detail: dict[str, Any], name: Callable[[Any], str]) -> str:
+    """A pattern's detail in a sentence; ``name`` turns unit ids into names."""
+    d = detail
+    if kind == "ping_pong":
+        trail = " → ".join(name(u) for u in d.get("trail", []))
+        return f"退回 {name(d.get('returned_to'))}；转办轨迹：{trail}"
+    if kind == "excess_transfers":
+        return f"转办 {d.get('transfers')} 次，规则上限 {d.get('allowed')} 次"
+    if kind == "late_jurisdiction_objection":
+        return f"异议期限 {d.get('deadline')}，逾期后才提出"
+    if kind == "backdating":
+        event = EVENTS.get(str(d.get("event")), d.get("event"))
+        return f"「{event}」（第 {d.get('version')} 版）发生后 {d.get('hours')} 小时才记录"
+    if kind == "late_registration":
+        return f"收件后 {d.get('hours')} 小时才登记"
+    if kind == "ignored_supervision":
+        return f"第 {d.get('notice_no')} 号督办，限 {d.get('deadline')} 前书面回复，逾期未复"
+    if kind == "overturned":
+        return f"{d.get('level')}{d.get('decision')}（决定单位：{name(d.get('decided_by'))}）"
+    if kind == "repeat":
+        return f"前案 {d.get('repeat_of')}"
+    return "；".join(f"{k}: {name(v)}" for k, v in d.items())

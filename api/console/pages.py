@@ -33,7 +33,7 @@ from api.console.auth import (
 from api.console.timeline import layout
 from api.deps import plausible
 from api.presenters import Names, case_view, history_view, instant_from_text, plain
-from api.readmodel import built_view_sets, default_rules, views_at
+from api.readmodel import built_view_sets, default_rules, live_views, views_at
 from api.routes_cases import (
     CaseFilters,
     case_list,
@@ -48,6 +48,7 @@ from domain.errors import InvalidInput, NotFound
 from domain.values import MatterKind
 from domain.workflow import Stage
 from ledger.application import Ledger
+from projections.queries import names
 from projections.rebuild import periods
 from projections.runner import live_rules
 
@@ -468,6 +469,13 @@ def patterns(
         if r["kind"] in labels.PATTERN_GROUPS[chosen]
     ]
     rows.sort(key=lambda r: (r["at"] or "", r["case_number"] or ""), reverse=True)
+    known = names(live_views(_ledger(request), catch_up=False))
+
+    def name(value: Any) -> str:
+        return known.get(value, value) if isinstance(value, str) else str(value)
+
+    for r in rows:
+        r["sentence"] = labels.pattern_detail(r["kind"], r["detail"], name)
     return render(
         request,
         "patterns.html",

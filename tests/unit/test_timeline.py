@@ -91,9 +91,7 @@ def test_a_case_returned_to_a_unit_keeps_one_row_for_that_unit() -> None:
 def test_time_that_belongs_to_the_petitioner_is_its_own_row_and_never_red() -> None:
     chain = [
         interval("A 局", 0, 50),
-        interval(
-            None, 50, 80, excluded="petitioner", clock="review_request", deadline_day=80
-        ),
+        interval(None, 50, 80, excluded="petitioner", clock="review_request", deadline_day=80),
     ]
     t = layout(chain, [], T0 + timedelta(days=80), ZONE, CLOCKS)
     assert t is not None

@@ -10,11 +10,12 @@ in Chinese, the timeline drawn as SVG, an "as of" control that passes ``as_of`` 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -48,8 +49,8 @@ from domain.errors import InvalidInput, NotFound
 from domain.values import MatterKind
 from domain.workflow import Stage
 from ledger.application import Ledger
+from projections import schema
 from projections.queries import names
-from projections.rebuild import periods
 from projections.runner import live_rules
 
 HERE = Path(__file__).parent
@@ -401,8 +402,8 @@ def statistics(
     ledger = _ledger(request)
     access.require_view(principal, "statistics")
     at = as_of_param(request, as_of)
-    known = periods(views_at(ledger, None))
-    chosen = period or (known[-1] if known else datetime.now(UTC).strftime("%Y-%m"))
+    known = _periods(ledger, at)
+    chosen = period or known[-1]
     result = statistics_result(ledger, principal, chosen, at)
     metrics = [m for m in labels.METRICS if _has_metric(result, m)]
     return render(
@@ -416,6 +417,26 @@ def statistics(
         as_of=at,
         as_of_text=_as_of_text(request, at),
     )
+
+
+def _periods(ledger: Ledger, at: datetime | None) -> list[str]:
+    """The rulebook's statistical periods from the first matter received to now (or the
+    "as of" instant): the choices of the period control."""
+    views = live_views(ledger, catch_up=False)
+    c = schema.cases
+    with views.engine.connect() as conn:
+        first = conn.execute(
+            sa.select(sa.func.min(c.c.received_s)).where(c.c.view_set == views.view_set)
+        ).scalar()
+    end = (at or datetime.now(UTC)).astimezone(ledger.zone).date()
+    day = end if first is None else datetime.fromtimestamp(first, ledger.zone).date()
+    period = views.rules.rulebook.definitions.period
+    found: list[str] = []
+    while day <= end:
+        bounds = period.containing(day)
+        found.append(bounds.label)
+        day = bounds.last + timedelta(days=1)
+    return found
 
 
 def _has_metric(result: dict[str, Any], metric: str) -> bool:

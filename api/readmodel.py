@@ -18,8 +18,31 @@ from projections.runner import live_rules
 from projections.viewsets import DEFAULT_RULEBOOK, LoadedRules, load, views_as_of
 
 
+_loaded: dict[Path, tuple[tuple[tuple[int, int], ...], LoadedRules]] = {}
+
+
+def _stamp(*paths: Path) -> tuple[tuple[int, int], ...]:
+    stats = [p.stat() for p in paths]
+    return tuple((s.st_mtime_ns, s.st_size) for s in stats)
+
+
+def load_cached(path: Path) -> LoadedRules:
+    """``viewsets.load``, read again only when the rulebook or its calendar file changed:
+    parsing the calendar and hashing both costs tens of milliseconds, on every request."""
+    cached = _loaded.get(path)
+    if cached is not None:
+        stamp, loaded = cached
+        calendar = (path.parent / loaded.rules.rulebook.calendar).resolve()
+        if _stamp(path, calendar) == stamp:
+            return loaded
+    loaded = load(path)
+    calendar = (path.parent / loaded.rules.rulebook.calendar).resolve()
+    _loaded[path] = (_stamp(path, calendar), loaded)
+    return loaded
+
+
 def default_rules() -> LoadedRules:
-    return load(DEFAULT_RULEBOOK)
+    return load_cached(DEFAULT_RULEBOOK)
 
 
 def live_views(ledger: Ledger, *, catch_up: bool = True) -> Views:

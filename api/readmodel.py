@@ -17,7 +17,6 @@ from projections.queries import Views
 from projections.runner import live_rules
 from projections.viewsets import DEFAULT_RULEBOOK, LoadedRules, load, views_as_of
 
-
 _loaded: dict[Path, tuple[tuple[tuple[int, int], ...], LoadedRules]] = {}
 
 

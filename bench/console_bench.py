@@ -99,6 +99,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("data/bench"))
     parser.add_argument("--reuse", action="store_true", help="measure on the data set built before")
     parser.add_argument("--period", default="2024-09")
+    parser.add_argument(
+        "--only", default="", help="measure only views whose name contains this text"
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     path = args.workdir / f"console-{args.cases}.sqlite3"
@@ -150,6 +153,8 @@ def main() -> None:
             ),
         ]
         for name, page, api, repeat in pairs:
+            if args.only not in name:
+                continue
             page_ms, api_ms = timed(page, repeat), timed(api, repeat)
             results.append(
                 {

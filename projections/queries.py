@@ -471,7 +471,15 @@ class Views:
             .where(later.c.view_set == self.view_set)
         )
         if case_ids is not None:
-            query = query.where(later.c.case_id.in_(list(case_ids)))
+            own = schema.case_petitioners.alias("own")
+            theirs = sa.select(own.c.petitioner_id).where(
+                own.c.view_set == self.view_set, own.c.case_id.in_(list(case_ids))
+            )
+            # Redundant with the join, but it lets SQLite start from these petitioners
+            # instead of scanning every case's (a 300 ms plan at 100k cases).
+            query = query.where(
+                later.c.case_id.in_(list(case_ids)), earlier.c.petitioner_id.in_(theirs)
+            )
         result: dict[str, dict[str, Any]] = {}
         rows = conn.execute(query).all()
         if not rows:

@@ -76,14 +76,17 @@ def build(path: Path, cases: int, reuse: bool) -> dict[str, Any]:
     return meta
 
 
-def timed(call: Callable[[], Any], repeat: int) -> list[float]:
-    call()  # warm: caches, first template compile
-    times = []
+def timed(page: Callable[[], Any], api: Callable[[], Any], repeat: int) -> list[list[float]]:
+    """Milliseconds per request of the page and of its API baseline, alternating (so a
+    neighbour's load on this shared machine falls on both alike)."""
+    page(), api()  # warm: caches, first template compile
+    times: list[list[float]] = [[], []]
     for _ in range(repeat):
-        started = time.perf_counter()
-        response = call()
-        times.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.text[:500]
+        for i, call in enumerate((page, api)):
+            started = time.perf_counter()
+            response = call()
+            times[i].append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.text[:500]
     return times
 
 
@@ -155,7 +158,7 @@ def main() -> None:
         for name, page, api, repeat in pairs:
             if args.only not in name:
                 continue
-            page_ms, api_ms = timed(page, repeat), timed(api, repeat)
+            page_ms, api_ms = timed(page, api, repeat)
             results.append(
                 {
                     "view": name,

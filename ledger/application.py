@@ -141,6 +141,24 @@ class Ledger(Application[UUID]):
         """The SQLAlchemy engine the store uses; read models use the same one."""
         return self.recorder.datastore.engine  # type: ignore[attr-defined]
 
+    # ------------------------------------------------------------------ ids
+
+    # A created aggregate's id is derived from its command id, so a retried creation finds
+    # the first one (ADR 1); tools that plan commands ahead (the 台账 import) derive it too.
+
+    @staticmethod
+    def unit_id_for(command_id: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"petition-ledger:unit:{command_id}")
+
+    @staticmethod
+    def person_id_for(command_id: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"petition-ledger:person:{command_id}")
+
+    @staticmethod
+    def case_id_for(office: UUID, command_id: str) -> UUID:
+        """The case a registration by ``office`` with ``command_id`` creates."""
+        return uuid5(NAMESPACE_URL, f"petition-ledger:case:{office}:{command_id}")
+
     # ------------------------------------------------------------------ directory
 
     def create_unit(
@@ -154,7 +172,7 @@ class Ledger(Application[UUID]):
         kind: str,
         parent: UUID | None = None,
     ) -> CommandResult:
-        unit_id = uuid5(NAMESPACE_URL, f"petition-ledger:unit:{command_id}")
+        unit_id = self.unit_id_for(command_id)
         if parent is not None:
             self._get(Unit, parent, "unit")
         return self._create(
@@ -171,7 +189,7 @@ class Ledger(Application[UUID]):
     def create_person(
         self, *, actor: Actor, occurred_at: datetime, command_id: str, name: str
     ) -> CommandResult:
-        person_id = uuid5(NAMESPACE_URL, f"petition-ledger:person:{command_id}")
+        person_id = self.person_id_for(command_id)
         return self._create(
             Person,
             person_id,
@@ -242,7 +260,7 @@ class Ledger(Application[UUID]):
         """登记 a matter; the case gets the next number of the office's sequence for the year."""
         if actor.unit is None:
             raise NoStanding("register: only a clerk acting for a petition office can register")
-        case_id = uuid5(NAMESPACE_URL, f"petition-ledger:case:{actor.unit}:{command_id}")
+        case_id = self.case_id_for(actor.unit, command_id)
         existing = self._find(Case, case_id)
         if existing is not None:
             return CommandResult(

@@ -5,8 +5,8 @@ databases, from CSV and from XLSX."""
 from __future__ import annotations
 
 import re
-from contextlib import suppress
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path

@@ -251,7 +251,7 @@ class DirectoryIndex:
 
 _DATE = re.compile(
     r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
-    r"(?:[\sT]+(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2}))?\s*秒?)?$"
+    r"(?:[\sT]+(\d{1,2})\s*[:：时]\s*(\d{1,2})\s*分?(?:\s*[:：]\s*(\d{1,2}))?)?$"
 )
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _NAMES = re.compile(r"[、,，;；/\s]+")
@@ -328,14 +328,14 @@ class Cells:
             return None
         try:
             return self._when(value)
+        except InvalidInput as e:  # (a ValueError too: caught first)
+            self.fail(column, f"{value!s}: {e.message.removeprefix('date: ')}")
         except (ValueError, OverflowError):
             self.fail(
                 column,
                 f"{value!s} is not a date (write it as 2024-03-05, 2024/3/5 or 2024年3月5日, "
                 "optionally with a time, 2024-03-05 14:30)",
             )
-        except InvalidInput as e:
-            self.fail(column, e.message.removeprefix("date: "))
         return None
 
     def _when(self, value: Cell) -> When:

@@ -169,12 +169,14 @@ def _csv_table(path: Path) -> list[list[Any]]:
 
 
 def _xlsx_table(path: Path) -> list[list[Any]]:
+    from zipfile import BadZipFile
+
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as e:
+    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as e:
         raise FileProblem(f"{path.name}: not a readable .xlsx file ({e})") from None
     try:
         sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]

@@ -4,6 +4,7 @@ databases, from CSV and from XLSX."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from contextlib import suppress
@@ -169,6 +170,8 @@ BAD: list[tuple[Row, str, str]] = [  # (row, the column blamed, words of the rea
 ]
 ROWS = GOOD + [row for row, _, _ in BAD]
 BAD_CELLS = {(len(GOOD) + 2 + i, column) for i, (_, column, _) in enumerate(BAD)}
+# Without the row that is only "in the future" for the tests' clock (for a real clock):
+TIMELESS = [(row, column) for row, column, words in BAD if words != "in the future"]
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIMED = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")
@@ -414,3 +417,48 @@ def test_an_unusable_file_or_office_is_refused_before_anything_is_written(
     with pytest.raises(ImportRefused, match="--clerk"):
         import_ledger(city.ledger, taizhang(GOOD), office="XF", clerk="李明")
     assert stored_event_count(city.ledger) == events
+
+
+def test_the_command_line_writes_the_template_checks_imports_and_reports(
+    city: World, database_url: str, tmp_path: Path, taizhang: Callable[[list[Row]], Path]
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from api.taizhang import HEADERS, read_rows
+
+    def petition(*args: str) -> tuple[int, str]:
+        """Exit status, and what was printed (stdout alone with --json)."""
+        result = CliRunner().invoke(app, list(args), env={"DATABASE_URL": database_url})
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, result.stdout if "--json" in args else result.output
+
+    template = tmp_path / "空白台账.xlsx"
+    assert petition("import", "--template", str(template))[0] == 0
+    assert read_rows(template) == []
+    from openpyxl import load_workbook
+
+    assert next(load_workbook(template).active.iter_rows(values_only=True)) == HEADERS  # type: ignore[union-attr]
+
+    path = taizhang(GOOD + [row for row, _ in TIMELESS])
+    events = stored_event_count(city.ledger)
+    code, output = petition(
+        "import", str(path), "--office", "XF", "--clerk", "王芳", "--dry-run", "--json"
+    )
+    assert code == 1, output  # rows were rejected
+    report = json.loads(output)
+    assert (report["new_cases"], report["rejected_rows"]) == (len(GOOD), len(TIMELESS))
+    assert {(r["row"], r["column"]) for r in report["rejections"]} == {
+        (len(GOOD) + 2 + i, column) for i, (_, column) in enumerate(TIMELESS)
+    }
+    assert stored_event_count(city.ledger) == events
+
+    code, output = petition("import", str(path), "--office", "XF", "--clerk", "王芳")
+    assert code == 1 and "rejected rows" in output and "6 new cases imported" in output
+    code, output = petition(
+        "import", str(taizhang(GOOD, "good")), "--office", "XF", "--clerk", "王芳"
+    )
+    assert code == 0 and "6 already in the ledger" in output and "0 steps recorded" in output
+    code, output = petition("import", str(path), "--office", "水务局", "--clerk", "王芳")
+    assert code == 2 and "--office" in output

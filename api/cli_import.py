@@ -119,11 +119,11 @@ def _print(report: ImportReport, console: Console) -> None:
     summary = report.as_dict()
     would = "would be " if report.dry_run else ""
     console.print(
-        f"{report.file} (sha256 {report.digest[:16]}): {report.rows} rows; "
+        f"{report.file} (sha256 {report.digest[:16]}): {report.rows} rows — "
         f"{summary['new_cases']} new cases {would}imported, "
-        f"{summary['cases_with_new_steps']} imported before {would}given new steps, "
-        f"{summary['unchanged']} already in the ledger, "
-        f"{summary['rejected_rows']} rejected; {report.steps_written} steps {would}recorded."
+        f"{summary['cases_with_new_steps']} imported cases {would}given new steps, "
+        f"{summary['unchanged']} unchanged (already in the ledger), "
+        f"{summary['rejected_rows']} rows rejected; {report.steps_written} steps {would}recorded."
     )
     if report.people_created:
         console.print(f"added to the directory: {', '.join(report.people_created)}")

@@ -459,6 +459,6 @@ def test_the_command_line_writes_the_template_checks_imports_and_reports(
     code, output = petition(
         "import", str(taizhang(GOOD, "good")), "--office", "XF", "--clerk", "王芳"
     )
-    assert code == 0 and "6 already in the ledger" in output and "0 steps recorded" in output
+    assert code == 0 and "6 unchanged" in output and "0 steps recorded" in output
     code, output = petition("import", str(path), "--office", "水务局", "--clerk", "王芳")
     assert code == 2 and "--office" in output

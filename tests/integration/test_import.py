@@ -432,7 +432,9 @@ def test_the_command_line_writes_the_template_checks_imports_and_reports(
         result = CliRunner().invoke(app, list(args), env={"DATABASE_URL": database_url})
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
-        return result.exit_code, result.stdout if "--json" in args else result.output
+        if "--json" in args:
+            return result.exit_code, result.stdout
+        return result.exit_code, " ".join(result.output.split())  # as one line, unwrapped
 
     template = tmp_path / "空白台账.xlsx"
     assert petition("import", "--template", str(template))[0] == 0

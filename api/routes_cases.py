@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from api import access
 from api.deps import After, AsOf, Day, Instant, LedgerDep, PrincipalDep
 from api.presenters import Names, case_view, history_view, plain
-from api.readmodel import views_at
+from api.readmodel import store_views, views_at
 from api.security import Principal
 from domain.case import Case
 from domain.errors import ConcurrentUpdate, DomainError, InvalidInput, NotFound
@@ -279,8 +279,7 @@ def get_case(
 ) -> dict[str, Any]:
     """A case by number (XF-2025-00123) or id; with ``as_of``, as the record stood then."""
     access.require_view(principal, "case")
-    views = views_at(ledger, None)
-    case_id, scope, units = checked_case(ledger, views, principal, reference)
+    case_id, scope, units = checked_case(ledger, store_views(ledger), principal, reference)
     at = _instant(as_of)
     case = ledger.get_case(case_id) if at is None else ledger.case_as_of(case_id, at)
     response.headers["ETag"] = f'"{case.version}"'
@@ -291,8 +290,7 @@ def get_case(
 def get_history(reference: str, ledger: LedgerDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """Every fact recorded on the case, in order, exactly as stored."""
     access.require_view(principal, "history")
-    views = views_at(ledger, None)
-    case_id, scope, units = checked_case(ledger, views, principal, reference)
+    case_id, scope, units = checked_case(ledger, store_views(ledger), principal, reference)
     reveal = _reveal(ledger, case_id, scope, units)
     return plain(history_view(ledger, case_id, Names(ledger), reveal=reveal))  # type: ignore[no-any-return]
 
@@ -308,7 +306,7 @@ def get_summary(
     """Stage, holder, the deadline in force and time left or overdue, flags."""
     access.require_view(principal, "case")
     views, now = views_for(ledger, as_of, after)
-    case_id, _, _ = checked_case(ledger, views_at(ledger, None), principal, reference)
+    case_id, _, _ = checked_case(ledger, store_views(ledger), principal, reference)
     summary = views.case_summary(case_id.hex, now)
     if summary is None:
         raise NotFound(f"case {reference} was not yet recorded then")
@@ -326,7 +324,7 @@ def get_chain(
     """The responsibility chain: custody intervals with deadlines and overdue parts."""
     access.require_view(principal, "chain")
     views, now = views_for(ledger, as_of, after)
-    case_id, _, _ = checked_case(ledger, views_at(ledger, None), principal, reference)
+    case_id, _, _ = checked_case(ledger, store_views(ledger), principal, reference)
     return [named(views, row) for row in views.chain(case_id.hex, now)]
 
 
@@ -395,16 +393,10 @@ def _instant(as_of: datetime | None) -> datetime | None:
 def views_for(
     ledger: Ledger, as_of: datetime | None, after: int | None = None
 ) -> tuple[Views, datetime]:
-    """Live views (caught up, so a command's position is included) or views as of an instant."""
+    """Live views (including the log position ``after``, if given) or views as of an
+    instant."""
     at = _instant(as_of)
-    views = views_at(ledger, at)
-    if after is not None and at is None:
-        from projections.projector import get_view_set
-
-        with views.engine.connect() as conn:
-            current = get_view_set(conn, views.view_set)
-        if current is None or current.position < after:
-            raise NotFound(f"log position {after} does not exist")
+    views = views_at(ledger, at, after=after if at is None else None)
     return views, at or datetime.now(UTC)
 
 

@@ -29,6 +29,7 @@ from domain.numbering import CaseNumbering
 from domain.petitioners import Petitioner
 from domain.provenance import STORED_PROVENANCE, Provenance
 from domain.workflow import ALLOWED_STAGES
+from ledger.persistence import read_only_engine
 from ledger.personal import PersonalData
 from ledger.settings import Settings
 
@@ -120,6 +121,7 @@ class Ledger(Application[UUID]):
     ) -> None:
         self.settings = settings or Settings()
         self.clock = clock
+        self._views_engine: Any = None
         self.zone = ZoneInfo(self.settings.timezone)
         path = self.settings.sqlite_path()
         if path is not None:
@@ -140,6 +142,22 @@ class Ledger(Application[UUID]):
     def engine(self) -> Any:
         """The SQLAlchemy engine the store uses; read models use the same one."""
         return self.recorder.datastore.engine  # type: ignore[attr-defined]
+
+    @property
+    def views_engine(self) -> Any:
+        """Where the views are read: the read-only replica of LEDGER_VIEWS_DATABASE_URL, or
+        else the store's own engine."""
+        url = self.settings.views_database_url
+        if url is None:
+            return self.engine
+        if self._views_engine is None:
+            self._views_engine = read_only_engine(url)
+        return self._views_engine
+
+    def close(self) -> None:
+        if self._views_engine is not None:
+            self._views_engine.dispose()
+        super().close()
 
     # ------------------------------------------------------------------ ids
 

@@ -70,12 +70,13 @@ def replica_position(ledger: Ledger) -> int:
     return read_live(ledger.views_engine, default_rules())[2]
 
 
-def wait_for_replica(ledger: Ledger, position: int, timeout: float = REPLICA_WAIT_SECONDS) -> None:
-    """Read-your-writes: wait until the replica's views include log ``position``."""
+def wait_for_replica(ledger: Ledger, position: int, timeout: float | None = None) -> None:
+    """Read-your-writes: wait (``REPLICA_WAIT_SECONDS`` unless told) until the replica's
+    views include log ``position``."""
     with ledger.engine.connect() as conn:
         if last_position(conn) < position:
             raise NotFound(f"log position {position} does not exist")
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (REPLICA_WAIT_SECONDS if timeout is None else timeout)
     while (reached := replica_position(ledger)) < position:
         if time.monotonic() > deadline:
             raise ViewsBehind(

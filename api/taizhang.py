@@ -11,10 +11,23 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from domain.errors import InvalidInput
+from domain.provenance import require_plausible_year
+from domain.values import parse_enum
+
+DATE_ONLY_AT = time(12, 0)
+"""A date without a time is taken as noon, local time: a step on the day after a deadline
+then shows as late (half a day), where midnight would hide the day."""
+
+E = TypeVar("E", bound=StrEnum)
 
 SHEET = "台账"
 NOTES_SHEET = "填写说明"
@@ -183,6 +196,125 @@ def _xlsx_table(path: Path) -> list[list[Any]]:
         return [list(r) for r in sheet.iter_rows(values_only=True)]
     finally:
         book.close()
+
+
+# ---------------------------------------------------------------------------- reading cells
+
+
+_DATE = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:[\sT]+(\d{1,2})\s*[:：时]\s*(\d{1,2})\s*分?(?:\s*[:：]\s*(\d{1,2}))?)?$"
+)
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+
+
+@dataclass(frozen=True)
+class When:
+    """A date cell: the instant it stands for, and whether the 台账 gave only the day."""
+
+    instant: datetime
+    date_only: bool
+
+    def __str__(self) -> str:
+        local = self.instant
+        return local.date().isoformat() if self.date_only else local.strftime("%Y-%m-%d %H:%M")
+
+
+class Cells:
+    """One row's cells, parsed column by column; every problem is collected, none raised."""
+
+    def __init__(self, row: SheetRow, zone: ZoneInfo) -> None:
+        self.row = row
+        self.zone = zone
+        self.problems: list[tuple[str, str]] = []
+
+    def fail(self, column: str, reason: str) -> None:
+        self.problems.append((column, reason))
+
+    def text(self, column: str, *, required: bool = False, limit: int = 500) -> str | None:
+        value = self.row.cells.get(column)
+        if value is None:
+            if required:
+                self.fail(column, "required, but empty")
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        out = str(value).strip()
+        if len(out) > limit:
+            self.fail(column, f"longer than {limit} characters")
+            return None
+        return out
+
+    def number(self, column: str) -> int | None:
+        value = self.row.cells.get(column)
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip().removesuffix("天").removesuffix("人")
+        if text.isdigit():
+            return int(text)
+        self.fail(column, f"{value!r} is not a whole number")
+        return None
+
+    def choice(self, column: str, enum: type[E], default: E | None = None) -> E | None:
+        text = self.text(column)
+        if text is None:
+            return default
+        try:
+            return parse_enum(enum, text, column)
+        except InvalidInput as e:
+            self.fail(column, e.message.removeprefix(f"{column}: "))
+            return None
+
+    def when(self, column: str, *, required: bool = False) -> When | None:
+        value = self.row.cells.get(column)
+        if value is None:
+            if required:
+                self.fail(column, "required, but empty")
+            return None
+        try:
+            return self._when(value)
+        except InvalidInput as e:  # (a ValueError too: caught first)
+            self.fail(column, f"{value!s}: {e.message.removeprefix('date: ')}")
+        except (ValueError, OverflowError):
+            self.fail(
+                column,
+                f"{value!s} is not a date (write it as 2024-03-05, 2024/3/5 or 2024年3月5日, "
+                "optionally with a time, 2024-03-05 14:30)",
+            )
+        return None
+
+    def _when(self, value: Cell) -> When:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            from openpyxl.utils.datetime import from_excel
+
+            value = from_excel(value)  # an XLSX date cell without a date format
+        if isinstance(value, datetime):
+            if value.time() == time():  # a spreadsheet date cell: the day only
+                return self._day(value.date())
+            return When(value.replace(tzinfo=self.zone) if value.tzinfo is None else value, False)
+        if isinstance(value, date):
+            return self._day(value)
+        text = str(value).strip()
+        compact = _COMPACT_DATE.match(text)
+        match = compact or _DATE.match(text)
+        if match is None:
+            raise ValueError(text)
+        year, month, day = (int(g) for g in match.groups()[:3])
+        require_plausible_year(year, "date")
+        if compact or match.group(4) is None:
+            return self._day(date(year, month, day))
+        hour, minute, second = int(match[4]), int(match[5]), int(match[6] or 0)
+        return When(datetime(year, month, day, hour, minute, second, tzinfo=self.zone), False)
+
+    def _day(self, day: date) -> When:
+        require_plausible_year(day.year, "date")
+        return When(datetime.combine(day, DATE_ONLY_AT, self.zone), True)
 
 
 # ---------------------------------------------------------------------------- writing

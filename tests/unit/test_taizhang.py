@@ -9,8 +9,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from api.importer import Cells
-from api.taizhang import HEADERS, REQUIRED, Cell, FileProblem, SheetRow, read_rows, template_path
+from api.taizhang import (
+    HEADERS,
+    REQUIRED,
+    Cell,
+    Cells,
+    FileProblem,
+    SheetRow,
+    read_rows,
+    template_path,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

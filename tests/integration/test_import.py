@@ -17,6 +17,7 @@ import pytest
 
 from api.importer import ImportRefused, ImportReport, import_ledger
 from api.taizhang import Cell, FileProblem, write_table
+from domain.errors import ProcessRuleViolation
 from ledger.application import Actor, Ledger
 from projections.viewsets import DEFAULT_RULEBOOK, LoadedRules, load
 from tests.conftest import Clock
@@ -464,3 +465,26 @@ def test_the_command_line_writes_the_template_checks_imports_and_reports(
     assert code == 0 and "6 unchanged" in output and "0 steps recorded" in output
     code, output = petition("import", str(path), "--office", "水务局", "--clerk", "王芳")
     assert code == 2 and "--office" in output
+
+
+def test_a_row_refused_while_writing_is_reported_and_the_next_rows_still_import(
+    city: World, taizhang: Callable[[list[Row]], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone acts on a case between the check and the write (the aggregate refuses the
+    import's step): the row is reported with what was written, the other rows import."""
+    ledger = city.ledger
+    real_act = ledger.act
+
+    def raced(case_id: Any, action: str, **kwargs: Any) -> Any:
+        if kwargs["command_id"] == "import:XF:2024-002:accept":
+            raise ProcessRuleViolation("accept (受理): not possible while the case is 已撤回")
+        return real_act(case_id, action, **kwargs)
+
+    monkeypatch.setattr(ledger, "act", raced)
+    report = run(ledger, taizhang(GOOD))
+    [refused] = report.rejected
+    assert (refused.reference, refused.column) == ("2024-002", "受理日期")
+    assert "after 2 step(s) of this row were written" in refused.reason
+    assert [i.reference for i in report.imported] == [
+        r["台账编号"] for r in GOOD if r["台账编号"] != "2024-002"
+    ]

@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         ledger = Ledger(settings)
         app.state.ledger = ledger
         app.state.token_secret = token_secret(settings)
-        runner = Runner(ledger.engine, default_rules())
+        runner = Runner(ledger.engine, default_rules(), write_lock=ledger.write_lock)
         app.state.view_set = runner.view_set
         thread = None
         if run_projector:

@@ -20,7 +20,9 @@ def default_rules() -> LoadedRules:
 def live_views(ledger: Ledger, *, catch_up: bool = True) -> Views:
     view_set, loaded = live_rules(ledger.engine, default_rules())
     if catch_up:
-        Projector(ledger.engine, ledger.engine, loaded.rules, view_set).catch_up()
+        Projector(
+            ledger.engine, ledger.engine, loaded.rules, view_set, write_lock=ledger.write_lock
+        ).catch_up()
     return Views(ledger.engine, view_set, loaded.rules)
 
 

@@ -9,6 +9,7 @@ race, 412 a stale If-Match (with the current version), 422 malformed input.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -105,6 +106,15 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
             **extra,
         },
     )
+
+
+PROJECTOR_ENV = "LEDGER_SERVE_PROJECTOR"
+"""Set to 0 in API worker processes whose projector runs elsewhere."""
+
+
+def app_from_environment() -> FastAPI:
+    """The app as a uvicorn worker process builds it (settings from the environment)."""
+    return create_app(Settings(), run_projector=os.environ.get(PROJECTOR_ENV, "1") != "0")
 
 
 def create_app(settings: Settings | None = None, *, run_projector: bool = True) -> FastAPI:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import inspect
 import re
 from collections.abc import Callable, Collection, Iterator
@@ -591,10 +592,15 @@ class Ledger(Application[UUID]):
 def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a domain method, turning a wrong set of arguments into a clear InvalidInput."""
     try:
-        inspect.signature(method).bind(*args, **kwargs)
+        _signature(getattr(method, "__func__", method)).bind(None, *args, **kwargs)
     except TypeError as e:
         raise InvalidInput(f"{method.__name__}: {e}") from None
     return method(*args, **kwargs)
+
+
+@functools.cache
+def _signature(function: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(function)
 
 
 def _position(recordings: list[Recording[UUID]]) -> int | None:

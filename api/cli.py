@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.presenters import Names, case_view, history_view, plain
+from api.presenters import Names, case_view, history_view, instant_from_text, plain
 from domain.errors import DomainError
 from ledger.application import Ledger
 from ledger.settings import Settings
@@ -66,18 +66,11 @@ def _ledger() -> Iterator[Ledger]:
 
 
 def parse_instant(text: str, zone: ZoneInfo) -> datetime:
-    """An instant from ISO text. A bare date means the end of that day in the ledger's zone
-    (as the record stood when the day was over); a time without an offset is local time."""
+    """An instant from ISO text (see ``presenters.instant_from_text``), or a clean exit."""
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(
-                microseconds=1
-            )
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        _fail(f"--as-of: {text!r} is not an ISO date (2025-03-31) or date-time")
-    return instant if instant.tzinfo else instant.replace(tzinfo=zone)
+        return instant_from_text(text, zone)
+    except ValueError as e:
+        _fail(f"--as-of: {e}")
 
 
 @app.command()

@@ -17,11 +17,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from api import routes_cases, routes_directory, routes_petitioner, routes_views
+from api.console import pages as console
 from api.deps import LedgerDep
 from api.observability import install as install_observability
 from api.readmodel import default_rules
@@ -148,9 +149,14 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
     app.include_router(routes_views.router, responses=PROBLEMS)
     app.include_router(routes_petitioner.router, responses=PROBLEMS)
     app.include_router(routes_directory.router, responses=PROBLEMS)
+    console.install(app)
 
     @app.exception_handler(DomainError)
-    async def domain_error(request: Request, error: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, error: DomainError) -> Response:
+        if console.is_console(request):
+            return console.error_page(
+                request, problem_status(error), type(error).__name__, error.message
+            )
         extra = {}
         if isinstance(error, ConcurrentUpdate | PreconditionFailed):
             extra["current_version"] = error.current_version
@@ -159,7 +165,13 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        if console.is_console(request):
+            detail = "; ".join(
+                f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg', '')}"
+                for e in error.errors()
+            )
+            return console.error_page(request, 422, "InvalidInput", detail)
         errors = [
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in error.errors()
         ]
@@ -168,11 +180,15 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if console.is_console(request):
+            return console.error_page(request, error.status_code, "HTTPError", str(error.detail))
         return problem(error.status_code, "http", "HTTPError", str(error.detail))
 
     @app.exception_handler(ProjectorStopped)
-    async def projector_stopped(request: Request, error: ProjectorStopped) -> JSONResponse:
+    async def projector_stopped(request: Request, error: ProjectorStopped) -> Response:
+        if console.is_console(request):
+            return console.error_page(request, 503, "ProjectorStopped", str(error))
         return problem(503, "projector-stopped", "ProjectorStopped", str(error))
 
     @app.get("/healthz", operation_id="health")

@@ -377,6 +377,10 @@ def list_cases(
     number: Annotated[
         str | None, Query(max_length=64, description="Case number contains this text.")
     ] = None,
+    person: Annotated[
+        UUID | None,
+        Query(description="Handled or led (包案) by this person, now or at any time."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # SQL OFFSET: bounded, not a 500
     after: After = None,
@@ -385,7 +389,7 @@ def list_cases(
     return case_list(
         ledger,
         principal,
-        CaseFilters(stage, matter_kind, period, flag, unit, number),
+        CaseFilters(stage, matter_kind, period, flag, unit, number, person.hex if person else None),
         limit=limit,
         offset=offset,
         after=after,
@@ -402,6 +406,7 @@ class CaseFilters:
     flag: str | None = None
     unit: str | None = None
     number: str | None = None
+    person: str | None = None
 
 
 def case_list(
@@ -443,6 +448,17 @@ def case_list(
         query = query.where(c.c[filters.flag].is_(True))
     if filters.number:
         query = query.where(c.c.case_number.contains(filters.number.strip(), autoescape=True))
+    if filters.person:
+        # held by this person, or led by them (包案), now or at any time in the case's custody
+        k = schema.custody
+        query = query.where(
+            c.c.case_id.in_(
+                sa.select(k.c.case_id).where(
+                    k.c.view_set == views.view_set,
+                    sa.or_(k.c.handler == filters.person, k.c.leader == filters.person),
+                )
+            )
+        )
     with views.engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
         rows = (

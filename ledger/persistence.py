@@ -19,7 +19,7 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine
 
-from ledger.seals import SealingRecorder
+from ledger.seals import SealingRecorder, SnapshotRecorder
 
 LOCK_TIMEOUT_MS = 10_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
@@ -39,8 +39,20 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
 
 
+def read_only_engine(url: str) -> Engine:
+    """An engine for a database the views are only read from (a streaming replica): every
+    transaction is read-only, so a stray write fails here even if the URL names a primary."""
+    from sqlalchemy import create_engine
+
+    options = engine_options(url)
+    connect = options["connect_args"]
+    connect["options"] = connect["options"] + " -c default_transaction_read_only=on"
+    return create_engine(url, **options)
+
+
 class Factory(SQLAlchemyFactory):
     application_recorder_class = SealingRecorder  # every event is sealed as it is stored
+    aggregate_recorder_class = SnapshotRecorder
 
     def __init__(self, env: Environment) -> None:
         InfrastructureFactory.__init__(self, env)  # the parent would build its own engine

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -126,7 +127,7 @@ def write_cases(
 def write_judged(
     conn: sa.Connection,
     view_set: str,
-    batches: dict[str, list[dict[str, Any]]],
+    batches: dict[str, list[Row]],
     *,
     replace: list[str],
 ) -> None:
@@ -179,7 +180,7 @@ class _Batch:
     position: int
     last: int
     case_ids: list[str]
-    rows: dict[str, list[dict[str, Any]]]
+    rows: dict[str, list[Row]]
     directory_changed: bool
 
 

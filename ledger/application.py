@@ -9,6 +9,7 @@ same command id idempotent, and turns storage conflicts into the domain's own er
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import re
 from collections.abc import Callable, Collection, Iterator
@@ -105,6 +106,23 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Ids are derived from the command id (ADR 1), so a retried command finds what it created, and a
+# bulk writer (ledger.bulk) gives the same command the same id.
+
+
+def unit_id_for(command_id: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"petition-ledger:unit:{command_id}")
+
+
+def person_id_for(command_id: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"petition-ledger:person:{command_id}")
+
+
+def case_id_for(office: UUID, command_id: str) -> UUID:
+    """A registration's case id: per registering office, so two offices' command ids never meet."""
+    return uuid5(NAMESPACE_URL, f"petition-ledger:case:{office}:{command_id}")
+
+
 class Ledger(Application[UUID]):
     """The case ledger. One events table (``ledger_events``) holds every aggregate's events."""
 
@@ -154,7 +172,7 @@ class Ledger(Application[UUID]):
         kind: str,
         parent: UUID | None = None,
     ) -> CommandResult:
-        unit_id = uuid5(NAMESPACE_URL, f"petition-ledger:unit:{command_id}")
+        unit_id = unit_id_for(command_id)
         if parent is not None:
             self._get(Unit, parent, "unit")
         return self._create(
@@ -171,7 +189,7 @@ class Ledger(Application[UUID]):
     def create_person(
         self, *, actor: Actor, occurred_at: datetime, command_id: str, name: str
     ) -> CommandResult:
-        person_id = uuid5(NAMESPACE_URL, f"petition-ledger:person:{command_id}")
+        person_id = person_id_for(command_id)
         return self._create(
             Person,
             person_id,
@@ -242,7 +260,7 @@ class Ledger(Application[UUID]):
         """登记 a matter; the case gets the next number of the office's sequence for the year."""
         if actor.unit is None:
             raise NoStanding("register: only a clerk acting for a petition office can register")
-        case_id = uuid5(NAMESPACE_URL, f"petition-ledger:case:{actor.unit}:{command_id}")
+        case_id = case_id_for(actor.unit, command_id)
         existing = self._find(Case, case_id)
         if existing is not None:
             return CommandResult(
@@ -557,11 +575,20 @@ class Ledger(Application[UUID]):
 
 def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a domain method, turning a wrong set of arguments into a clear InvalidInput."""
+    function = getattr(method, "__func__", None)
     try:
-        inspect.signature(method).bind(*args, **kwargs)
+        if function is None:
+            inspect.signature(method).bind(*args, **kwargs)
+        else:  # a method: its function's signature, looked up once
+            _signature(function).bind(method.__self__, *args, **kwargs)  # type: ignore[attr-defined]
     except TypeError as e:
         raise InvalidInput(f"{method.__name__}: {e}") from None
     return method(*args, **kwargs)
+
+
+@functools.cache
+def _signature(function: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(function)
 
 
 def _position(recordings: list[Recording[UUID]]) -> int | None:

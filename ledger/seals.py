@@ -84,16 +84,7 @@ class SealingRecorder(SQLAlchemyApplicationRecorder):
             sa.select(seals.c.log_hash).order_by(seals.c.id.desc()).limit(1)
         ).scalar()
         log_hash: bytes = log_head or GENESIS
-        case_heads: dict[Any, tuple[int, bytes]] = {}
-        for originator in {e.originator_id for e in stored_events}:
-            head = session.execute(  # the aggregate's last seal: one index probe, however long
-                sa.select(seals.c.originator_version, seals.c.case_hash)
-                .where(seals.c.originator_id == originator)
-                .order_by(seals.c.originator_version.desc())
-                .limit(1)
-            ).first()
-            if head is not None:
-                case_heads[originator] = (head[0], head[1])
+        case_heads = _case_heads(session, stored_events)
         rows = []
         for position, event in sorted(zip(ids, stored_events, strict=True), key=lambda x: x[0]):
             originator = event.originator_id
@@ -115,3 +106,42 @@ class SealingRecorder(SQLAlchemyApplicationRecorder):
             )
         session.execute(seals.insert(), rows)
         return ids
+
+
+HEADS_PER_QUERY = 500
+
+
+def _case_heads(
+    session: Session, stored_events: Sequence[StoredEvent]
+) -> dict[Any, tuple[int, bytes]]:
+    """Each aggregate's last seal before this save: an aggregate whose first event here is its
+    version 1 has none (the events table's key refuses a second version 1); the others are
+    read in a few queries, each one index probe per aggregate, however long its history."""
+    first: dict[Any, int] = {}
+    for event in stored_events:
+        first[event.originator_id] = min(
+            event.originator_version, first.get(event.originator_id, event.originator_version)
+        )
+    older = [originator for originator, version in first.items() if version > 1]
+    heads: dict[Any, tuple[int, bytes]] = {}
+    for start in range(0, len(older), HEADS_PER_QUERY):
+        ids = older[start : start + HEADS_PER_QUERY]
+        last = (
+            sa.select(
+                seals.c.originator_id, sa.func.max(seals.c.originator_version).label("version")
+            )
+            .where(seals.c.originator_id.in_(ids))
+            .group_by(seals.c.originator_id)
+            .subquery()
+        )
+        for originator, version, case_hash in session.execute(
+            sa.select(seals.c.originator_id, seals.c.originator_version, seals.c.case_hash).join(
+                last,
+                sa.and_(
+                    seals.c.originator_id == last.c.originator_id,
+                    seals.c.originator_version == last.c.version,
+                ),
+            )
+        ):
+            heads[originator] = (version, case_hash)
+    return heads

@@ -133,6 +133,7 @@ def generate(
     shape: Shape = PROVINCE,
     events_per_save: int = 5000,
     on_progress: Callable[[int, int], None] | None = None,
+    on_save: Callable[[int], None] | None = None,
     one_by_one: bool = False,
 ) -> Summary:
     """Write a generated data set into ``ledger``: in bulk, or with ``one_by_one`` through
@@ -148,7 +149,7 @@ def generate(
         commands = the_plan.commands()
         writer = None
     else:
-        writer = BulkWriter(ledger, events_per_save=events_per_save)
+        writer = BulkWriter(ledger, events_per_save=events_per_save, on_save=on_save)
         record = writer.record
         commands = the_plan.commands(writer.release)
     for command in commands:

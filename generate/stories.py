@@ -57,6 +57,7 @@ T = TypeVar("T")
 OPEN_MINUTE, CLOSE_MINUTE = 8 * 60 + 30, 17 * 60 + 30
 HANDLING_DAYS = 60  # 条例 Art 34: what the units plan for (the rulebook judges it)
 REPEAT_WINDOW_DAYS = 170  # a repeat comes back within the national rulebook's 180 days
+LAST_ARRIVAL_DAYS_BEFORE_END = 14  # so that every arrival is registered within the data set
 
 # Shares (of the cases a feature can apply to). Each is a plain probability; "× unit" ones are
 # scaled by the holding unit's own tendency to delay.
@@ -163,9 +164,10 @@ class Planner:
     def arrivals(self, cases: int) -> Iterator[tuple[datetime, Iterator[Command]]]:
         """``cases`` arrivals spread over the period (weekdays busier, a slow rise over the
         years), in order of receipt, each with its story."""
+        last_arrival = self.last_day - timedelta(days=LAST_ARRIVAL_DAYS_BEFORE_END)
         days = [
             self.first_day + timedelta(days=i)
-            for i in range((self.last_day - self.first_day).days + 1)
+            for i in range((last_arrival - self.first_day).days + 1)
         ]
         weights = [
             (1.0 if d.weekday() < 5 else 0.35) * (1 + 0.06 * (d - self.first_day).days / 365)
@@ -229,6 +231,17 @@ class Planner:
         while day.weekday() >= 5:
             day += timedelta(days=1)
         return self.at(day, self.rng.randint(OPEN_MINUTE, CLOSE_MINUTE))
+
+    def in_office_hours(self, instant: datetime) -> datetime:
+        """The instant if an office is open then, else a little after it next opens."""
+        local = instant.astimezone(self.zone)
+        minute = local.hour * 60 + local.minute
+        if local.weekday() < 5 and OPEN_MINUTE <= minute <= CLOSE_MINUTE - 60:
+            return instant
+        day = local.date() + timedelta(days=int(minute > CLOSE_MINUTE - 60))
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        return self.at(day, OPEN_MINUTE + self.rng.randint(0, 120))
 
     def any_time(self, day: date) -> datetime:
         return self.at(day, self.rng.randint(7 * 60, 22 * 60))
@@ -340,13 +353,14 @@ class Planner:
         others = [u for u in competent[1:] if u != first]
         others = others or [u for u in county.departments.values() if u != first]
         if pattern < P["ping_pong"]:
-            d.tag("ping_pong")
             if rng.random() < 0.7:  # bounced before anyone accepted it
                 yield d.route(others[0], days=(3, 12))
+                d.tag("ping_pong")
                 yield d.route(first, days=(3, 15))
             else:  # accepted, then bounced anyway
                 yield from d.accept(days=(1, 8))
                 yield d.route(others[0], days=(10, 25))
+                d.tag("ping_pong")
                 yield d.route(first, days=(5, 20))
         elif pattern < P["ping_pong"] + P["transfer_chain"]:
             d.tag("transfer_chain")
@@ -411,7 +425,6 @@ class Planner:
             lateness, span = "late", (d.allowance + 2, d.allowance + 50)
         else:
             lateness, span = "on_time", (8, d.allowance - 2)
-        d.tag(lateness)
         reply_day = rng.randint(*span)
         if lateness != "on_time" and rng.random() < P["supervised_if_late"]:
             if reply_day - 1 > d.allowance + 1:  # 督办 once the deadline has passed
@@ -419,8 +432,8 @@ class Planner:
                     day=(d.allowance + 1, reply_day - 1),
                     answer=weighted(rng, (("on_time", 5), ("late", 3), (None, 2))),
                 )
-        elif rng.random() < P["supervised"]:
-            yield from d.supervise(day=(30, 45), answer="on_time")
+        elif reply_day > 45 and rng.random() < P["supervised"]:  # answered before the reply
+            yield from d.supervise(day=(25, reply_day - 18), answer="on_time")
         backdated = rng.random() < P["backdated"]
         if backdated:
             d.tag("backdated")
@@ -749,19 +762,21 @@ class Draft:
         self.kind, self.petitioners = petitioner_kind, list(petitioners)
         self.matter_kind = matter_kind
         self.category_written = category
-        received = self.received
+        if self.channel in (Channel.ONLINE, Channel.MAILBOX):  # any hour; the duty clerk
+            received = self.received
+            occurred = received + timedelta(minutes=rng.randint(10, 120))
+        else:  # letters, visits and calls come in office hours
+            received = self.p.in_office_hours(self.received)
+            self.received = self.t = received
+            occurred = received + timedelta(minutes=rng.randint(8, 50))
+            if self.channel is Channel.LETTER:
+                occurred += timedelta(minutes=rng.randint(0, 120))
         if self.channel is Channel.LETTER and rng.random() < P["late_registration"]:
             occurred = self.p.office_time(self.p.day_of(received) + timedelta(rng.randint(3, 10)))
             self.tag("late_registration")
             self.misdated = rng.random() < P["misdated_registration"] / P["late_registration"]
             if self.misdated:  # the clerk typed the registration day as the day of receipt
                 received = occurred - timedelta(minutes=rng.randint(10, 40))
-        elif self.channel in (Channel.VISIT, Channel.PHONE):
-            occurred = received + timedelta(minutes=rng.randint(8, 50))
-        else:
-            occurred = self.p.office_time(self.p.day_of(received))
-            if occurred < received:
-                occurred = self.p.office_time(self.p.day_of(received) + timedelta(days=1))
         return self.command(
             "register",
             self.who(self.office),
@@ -990,6 +1005,11 @@ class Draft:
             recorded = self.p.office_time(
                 self.p.day_of(occurred) + timedelta(days=rng.randint(*recorded_after))
             )
+        assert self.accepted_at is not None
+        used = (self.p.day_of(occurred) - self.p.day_of(self.accepted_at)).days
+        if used > self.allowance + 60:  # tagged as it came out, whatever was planned
+            self.tag("very_late")
+        self.tag("late" if used > self.allowance else "on_time")
         delivered = occurred + timedelta(hours=rng.randint(1, 72))
         online = self.channel in (Channel.ONLINE, Channel.MAILBOX) and rng.random() < 0.6
         command = self.command(

@@ -773,10 +773,12 @@ class Draft:
                 occurred += timedelta(minutes=rng.randint(0, 120))
         if self.channel is Channel.LETTER and rng.random() < P["late_registration"]:
             occurred = self.p.office_time(self.p.day_of(received) + timedelta(rng.randint(3, 10)))
-            self.tag("late_registration")
             self.misdated = rng.random() < P["misdated_registration"] / P["late_registration"]
             if self.misdated:  # the clerk typed the registration day as the day of receipt
                 received = occurred - timedelta(minutes=rng.randint(10, 40))
+                self.tag("misdated_registration")
+            else:
+                self.tag("late_registration")
         return self.command(
             "register",
             self.who(self.office),

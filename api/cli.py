@@ -7,10 +7,11 @@ a domain refusal prints its reason and exits with status 2, having written nothi
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
+from contextlib import contextmanager, nullcontext, suppress
+from datetime import datetime
 from typing import Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.presenters import Names, case_view, history_view, plain
+from api.presenters import Names, case_view, history_view, instant_from_text, plain
 from domain.errors import DomainError
 from ledger.application import Ledger
 from ledger.settings import Settings
@@ -65,18 +66,11 @@ def _ledger() -> Iterator[Ledger]:
 
 
 def parse_instant(text: str, zone: ZoneInfo) -> datetime:
-    """An instant from ISO text. A bare date means the end of that day in the ledger's zone
-    (as the record stood when the day was over); a time without an offset is local time."""
+    """An instant from ISO text (see ``presenters.instant_from_text``), or a clean exit."""
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(
-                microseconds=1
-            )
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        _fail(f"--as-of: {text!r} is not an ISO date (2025-03-31) or date-time")
-    return instant if instant.tzinfo else instant.replace(tzinfo=zone)
+        return instant_from_text(text, zone)
+    except ValueError as e:
+        _fail(f"--as-of: {e}")
 
 
 @app.command()
@@ -198,18 +192,60 @@ def case_history(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="API processes (PostgreSQL: one per core).")
+    ] = 1,
+    projector: Annotated[
+        bool,
+        typer.Option(help="Also run the live projector (off when `petition project` runs)."),
+    ] = True,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) on the configured database."""
+    """Serve the HTTP API (OpenAPI at /docs) on the configured database.
+
+    One process serves the API and runs the projector in a background thread. With several
+    workers, each is an API process and the projector runs once, in this (supervising) process.
+    """
     import uvicorn
 
-    from api.http import create_app
+    from api.http import PROJECTOR_ENV, create_app
     from api.observability import json_logging
 
     settings = _settings()
     out.print(f"Serving the ledger in {_where(settings)} on http://{host}:{port}/docs")
     out.print("Get a token with `petition token issue …` (or `petition token demo`).")
     json_logging()
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    options: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings, run_projector=projector), **options)
+        return
+    os.environ[PROJECTOR_ENV] = "0"  # the workers' apps: this process projects
+    with _projector_thread(settings) if projector else nullcontext():
+        uvicorn.run("api.http:app_from_environment", factory=True, workers=workers, **options)
+
+
+@contextmanager
+def _projector_thread(settings: Settings) -> Iterator[None]:
+    import threading
+
+    from api.readmodel import default_rules
+    from projections.projector import ProjectorStopped
+    from projections.runner import Runner
+
+    ledger = Ledger(settings)
+    runner = Runner(ledger.engine, default_rules())
+
+    def follow() -> None:
+        with suppress(ProjectorStopped):  # recorded on the view set; /healthz reports it
+            runner.run()
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        runner.stop()
+        thread.join(timeout=10)
+        ledger.close()
 
 
 def _cell(value: Any) -> str:

@@ -9,6 +9,7 @@ race, 412 a stale If-Match (with the current version), 422 malformed input.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -16,11 +17,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from api import routes_cases, routes_directory, routes_petitioner, routes_views
+from api.console import pages as console
 from api.deps import LedgerDep
 from api.observability import install as install_observability
 from api.readmodel import default_rules
@@ -107,6 +109,15 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
     )
 
 
+PROJECTOR_ENV = "LEDGER_SERVE_PROJECTOR"
+"""Set to 0 in API worker processes whose projector runs elsewhere."""
+
+
+def app_from_environment() -> FastAPI:
+    """The app as a uvicorn worker process builds it (settings from the environment)."""
+    return create_app(Settings(), run_projector=os.environ.get(PROJECTOR_ENV, "1") != "0")
+
+
 def create_app(settings: Settings | None = None, *, run_projector: bool = True) -> FastAPI:
     settings = settings or Settings()
 
@@ -115,7 +126,7 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         ledger = Ledger(settings)
         app.state.ledger = ledger
         app.state.token_secret = token_secret(settings)
-        runner = Runner(ledger.engine, default_rules())
+        runner = Runner(ledger.engine, default_rules(), write_lock=ledger.write_lock)
         app.state.view_set = runner.view_set
         thread = None
         if run_projector:
@@ -138,9 +149,14 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
     app.include_router(routes_views.router, responses=PROBLEMS)
     app.include_router(routes_petitioner.router, responses=PROBLEMS)
     app.include_router(routes_directory.router, responses=PROBLEMS)
+    console.install(app)
 
     @app.exception_handler(DomainError)
-    async def domain_error(request: Request, error: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, error: DomainError) -> Response:
+        if console.is_console(request):
+            return console.error_page(
+                request, problem_status(error), type(error).__name__, error.message
+            )
         extra = {}
         if isinstance(error, ConcurrentUpdate | PreconditionFailed):
             extra["current_version"] = error.current_version
@@ -149,7 +165,13 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        if console.is_console(request):
+            detail = "; ".join(
+                f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg', '')}"
+                for e in error.errors()
+            )
+            return console.error_page(request, 422, "InvalidInput", detail)
         errors = [
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in error.errors()
         ]
@@ -158,11 +180,15 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if console.is_console(request):
+            return console.error_page(request, error.status_code, "HTTPError", str(error.detail))
         return problem(error.status_code, "http", "HTTPError", str(error.detail))
 
     @app.exception_handler(ProjectorStopped)
-    async def projector_stopped(request: Request, error: ProjectorStopped) -> JSONResponse:
+    async def projector_stopped(request: Request, error: ProjectorStopped) -> Response:
+        if console.is_console(request):
+            return console.error_page(request, 503, "ProjectorStopped", str(error))
         return problem(503, "projector-stopped", "ProjectorStopped", str(error))
 
     @app.get("/healthz", operation_id="health")

@@ -7,10 +7,11 @@ decided in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from domain.case import Case
 from domain.errors import NotFound
@@ -150,3 +151,19 @@ def plain(value: Any, names: Names | None = None) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v, names) for v in value]
     return value
+
+
+def instant_from_text(text: str, zone: ZoneInfo) -> datetime:
+    """An instant from ISO text. A bare date means the end of that day in the ledger's zone
+    (as the record stood when the day was over); a time without an offset is local time.
+    Raises ValueError naming the text."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=1), time(), zone) - timedelta(
+                microseconds=1
+            )
+        instant = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not an ISO date (2025-03-31) or date-time") from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=zone)

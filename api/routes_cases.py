@@ -12,17 +12,19 @@ import hashlib
 import inspect
 import secrets
 import typing
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api import access
 from api.deps import After, AsOf, Day, Instant, LedgerDep, PrincipalDep
 from api.presenters import Names, case_view, history_view, plain
-from api.readmodel import views_at
+from api.readmodel import default_rules, views_at
 from api.security import Principal
 from domain.case import Case
 from domain.errors import ConcurrentUpdate, DomainError, InvalidInput, NotFound
@@ -30,7 +32,10 @@ from domain.petitioners import Petitioner
 from domain.workflow import ALLOWED_STAGES
 from ledger.application import Actor, CommandResult, Ledger
 from projections import schema
+from projections.projector import get_view_set
 from projections.queries import Views, names
+from projections.runner import live_rules
+from projections.viewsets import cases_as_of
 
 router = APIRouter()
 
@@ -255,7 +260,14 @@ def checked_case(
     return case_id, scope, units
 
 
-def _reveal(ledger: Ledger, case_id: UUID, scope: access.Scope, units: access.CaseUnits) -> bool:
+def reveal_identity(
+    ledger: Ledger,
+    case_id: UUID,
+    scope: access.Scope,
+    units: access.CaseUnits,
+    *,
+    through: str = "the API",
+) -> bool:
     """Whether to show the informant; a disclosure is recorded before anything is shown."""
     if not units.is_report or not scope.cleared_for_identity(units):
         return False
@@ -263,7 +275,7 @@ def _reveal(ledger: Ledger, case_id: UUID, scope: access.Scope, units: access.Ca
     ledger.record_disclosure(
         case_id,
         actor=Actor(principal.user, principal.unit),
-        purpose=f"shown to a {principal.role} through the API",
+        purpose=f"shown to a {principal.role} through {through}",
         command_id=f"disclosure:{uuid4().hex}",
     )
     return True
@@ -284,7 +296,7 @@ def get_case(
     at = _instant(as_of)
     case = ledger.get_case(case_id) if at is None else ledger.case_as_of(case_id, at)
     response.headers["ETag"] = f'"{case.version}"'
-    return plain(case_view(ledger, case, reveal=_reveal(ledger, case_id, scope, units)))  # type: ignore[no-any-return]
+    return plain(case_view(ledger, case, reveal=reveal_identity(ledger, case_id, scope, units)))  # type: ignore[no-any-return]
 
 
 @router.get("/cases/{reference}/history", operation_id="getCaseHistory")
@@ -293,7 +305,7 @@ def get_history(reference: str, ledger: LedgerDep, principal: PrincipalDep) -> l
     access.require_view(principal, "history")
     views = views_at(ledger, None)
     case_id, scope, units = checked_case(ledger, views, principal, reference)
-    reveal = _reveal(ledger, case_id, scope, units)
+    reveal = reveal_identity(ledger, case_id, scope, units)
     return plain(history_view(ledger, case_id, Names(ledger), reveal=reveal))  # type: ignore[no-any-return]
 
 
@@ -307,8 +319,7 @@ def get_summary(
 ) -> dict[str, Any]:
     """Stage, holder, the deadline in force and time left or overdue, flags."""
     access.require_view(principal, "case")
-    views, now = views_for(ledger, as_of, after)
-    case_id, _, _ = checked_case(ledger, views_at(ledger, None), principal, reference)
+    views, now, case_id = case_views(ledger, principal, reference, as_of, after)
     summary = views.case_summary(case_id.hex, now)
     if summary is None:
         raise NotFound(f"case {reference} was not yet recorded then")
@@ -325,9 +336,37 @@ def get_chain(
 ) -> list[dict[str, Any]]:
     """The responsibility chain: custody intervals with deadlines and overdue parts."""
     access.require_view(principal, "chain")
-    views, now = views_for(ledger, as_of, after)
-    case_id, _, _ = checked_case(ledger, views_at(ledger, None), principal, reference)
+    views, now, case_id = case_views(ledger, principal, reference, as_of, after)
     return [named(views, row) for row in views.chain(case_id.hex, now)]
+
+
+def case_views(
+    ledger: Ledger,
+    principal: Principal,
+    reference: str,
+    as_of: datetime | None,
+    after: int | None = None,
+) -> tuple[Views, datetime, UUID]:
+    """The views one case's judgments are read from, after the scope check on the live views
+    (see ``judged_views``)."""
+    at = _instant(as_of)
+    live = views_at(ledger, None)
+    case_id, _, _ = checked_case(ledger, live, principal, reference)
+    views, now = judged_views(ledger, live, case_id, at, after)
+    return views, now, case_id
+
+
+def judged_views(
+    ledger: Ledger, live: Views, case_id: UUID, at: datetime | None, after: int | None = None
+) -> tuple[Views, datetime]:
+    """The live views, or, as of an instant, only this case and its petitioners' other cases
+    (all its 重复访 judgment looks at) judged from the facts recorded by then: the rows the
+    whole past view set would give them, without judging the whole log."""
+    if at is None:
+        _check_after(live, after)
+        return live, datetime.now(UTC)
+    loaded = live_rules(ledger.engine, default_rules())[1]
+    return cases_as_of(ledger.engine, loaded, at, live.same_petitioners(case_id.hex)), at
 
 
 @router.get("/cases", operation_id="listCases")
@@ -339,20 +378,53 @@ def list_cases(
     period: Annotated[str | None, Query(description="Registered in this period.")] = None,
     flag: Annotated[str | None, Query(pattern="^(collective|skip_level|confidential)$")] = None,
     unit: Annotated[str | None, Query(description="Held by this unit's subtree (hex id).")] = None,
+    number: Annotated[
+        str | None, Query(max_length=64, description="Case number contains this text.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # SQL OFFSET: bounded, not a 500
     after: After = None,
 ) -> dict[str, Any]:
     """Cases in the caller's scope, filtered and paginated (live views)."""
-    import sqlalchemy as sa
+    return case_list(
+        ledger,
+        principal,
+        CaseFilters(stage, matter_kind, period, flag, unit, number),
+        limit=limit,
+        offset=offset,
+        after=after,
+    )
 
+
+@dataclass(frozen=True)
+class CaseFilters:
+    """The case list's filters (each ``None``: not filtered)."""
+
+    stage: str | None = None
+    matter_kind: str | None = None
+    period: str | None = None
+    flag: str | None = None
+    unit: str | None = None
+    number: str | None = None
+
+
+def case_list(
+    ledger: Ledger,
+    principal: Principal,
+    filters: CaseFilters,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    after: int | None = None,
+) -> dict[str, Any]:
+    """The cases a user may see, filtered, newest first: ``total`` and one page of ``items``."""
     access.require_view(principal, "cases")
     views, _ = views_for(ledger, None, after)
     scope = access.Scope(principal, views)
     units = scope.units
-    if unit is not None:
-        scope.require_unit(unit)
-        units = access.subtree(views, unit)
+    if filters.unit is not None:
+        scope.require_unit(filters.unit)
+        units = access.subtree(views, filters.unit)
     c = schema.cases
     query = sa.select(c).where(
         c.c.view_set == views.view_set,
@@ -363,14 +435,18 @@ def list_cases(
         ),
     )
     for column, value in (
-        ("stage", stage),
-        ("matter_kind", matter_kind),
-        ("registered_period", period),
+        ("stage", filters.stage),
+        ("matter_kind", filters.matter_kind),
+        ("registered_period", filters.period),
     ):
         if value is not None:
             query = query.where(c.c[column] == value)
-    if flag is not None:
-        query = query.where(c.c[flag].is_(True))
+    if filters.flag is not None:
+        if filters.flag not in ("collective", "skip_level", "confidential"):
+            raise InvalidInput(f"flag: {filters.flag!r} is not a flag")
+        query = query.where(c.c[filters.flag].is_(True))
+    if filters.number:
+        query = query.where(c.c.case_number.contains(filters.number.strip(), autoescape=True))
     with views.engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
         rows = (
@@ -398,14 +474,18 @@ def views_for(
     """Live views (caught up, so a command's position is included) or views as of an instant."""
     at = _instant(as_of)
     views = views_at(ledger, at)
-    if after is not None and at is None:
-        from projections.projector import get_view_set
-
-        with views.engine.connect() as conn:
-            current = get_view_set(conn, views.view_set)
-        if current is None or current.position < after:
-            raise NotFound(f"log position {after} does not exist")
+    if at is None:
+        _check_after(views, after)
     return views, at or datetime.now(UTC)
+
+
+def _check_after(views: Views, after: int | None) -> None:
+    if after is None:
+        return
+    with views.engine.connect() as conn:
+        current = get_view_set(conn, views.view_set)
+    if current is None or current.position < after:
+        raise NotFound(f"log position {after} does not exist")
 
 
 NAMED_KEYS = frozenset(

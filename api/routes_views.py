@@ -1,8 +1,14 @@
 """The views over HTTP, each within the caller's scope, as of now or any instant, and as
-CSV or XLSX for the reports assessors write."""
+CSV or XLSX for the reports assessors write.
+
+Each view is one function (``delay_rows``, ``pattern_rows``, ``statistics_result``,
+``rule_diff``) that checks access and scope and names ids; the JSON routes and the console's
+pages both call it, so what a user may see is decided once.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -11,7 +17,12 @@ from starlette.responses import Response
 from api import access
 from api.deps import After, AsOf, LedgerDep, PrincipalDep
 from api.exports import XLSX_MEDIA_TYPE, export_response
+from api.presenters import plain
+from api.readmodel import built_views
 from api.routes_cases import named, views_for
+from api.security import Principal
+from ledger.application import Ledger
+from projections.rebuild import diff_ranking, diff_statistics, moved_cases, periods
 from projections.statistics import unit_statistics
 
 _FILE = {"schema": {"type": "string", "format": "binary"}}
@@ -21,6 +32,7 @@ router = APIRouter(
 )
 
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json, or a file for reports")]
+Party = Literal["unit", "person", "leader"]
 
 
 def _respond(
@@ -31,21 +43,111 @@ def _respond(
     return export_response(rows, fmt=fmt, filename=filename)  # type: ignore[arg-type]
 
 
+def delay_rows(
+    ledger: Ledger,
+    principal: Principal,
+    by: Party,
+    as_of: datetime | None = None,
+    after: int | None = None,
+    *,
+    only: str | None = None,
+) -> list[dict[str, Any]]:
+    """Who delayed what, per party in the caller's scope (``only``: one party, by id); each
+    row keeps the party's id beside its name, for a drill-down."""
+    access.require_view(principal, "delay")
+    views, now = views_for(ledger, as_of, after)
+    scope = access.Scope(principal, views)
+    rows = views.who_delayed_what(by, now, only=None if only is None else [only])
+    rows = scope.filter_parties(rows, "party")
+    return [named(views, {**r, "party_id": r["party"]}) for r in rows]
+
+
+def pattern_rows(
+    ledger: Ledger,
+    principal: Principal,
+    kind: str | None = None,
+    as_of: datetime | None = None,
+    after: int | None = None,
+) -> list[dict[str, Any]]:
+    """The patterns found in the caller's scope: a pattern's unit in scope, or, for a pattern
+    with no unit, its case."""
+    access.require_view(principal, "patterns")
+    views, now = views_for(ledger, as_of, after)
+    scope = access.Scope(principal, views)
+    found = views.patterns(kind, now)
+    # A pattern with no unit (a repeat petition) is shown where its case is.
+    visible = scope.visible_cases({r["case_id"] for r in found if r["unit"] is None})
+    rows = [r for r in found if scope.covers(r["unit"]) or r["case_id"] in visible]
+    return [named(views, r) for r in rows]
+
+
+def statistics_result(
+    ledger: Ledger,
+    principal: Principal,
+    period: str,
+    as_of: datetime | None = None,
+    after: int | None = None,
+) -> dict[str, Any]:
+    """The assessment rates of a period for the units in scope, and their ranking."""
+    access.require_view(principal, "statistics")
+    views, now = views_for(ledger, as_of, after)
+    scope = access.Scope(principal, views)
+    result = unit_statistics(views, period, now).as_dict()
+    for key in ("petition_offices", "handling_units", "ranking"):
+        result[key] = [named(views, r) for r in scope.filter_parties(result[key], "unit")]
+    return result
+
+
+def rule_diff(
+    ledger: Ledger, principal: Principal, a: str, b: str, period: str | None = None
+) -> dict[str, Any]:
+    """Two built view sets (two rulebooks) compared: for each period, every statistic and
+    ranking of a unit in scope that differs, with the cases behind it; and the cases in scope
+    whose deadlines or lateness differ, clock by clock."""
+    access.require_view(principal, "statistics")
+    va, vb = built_views(ledger, a), built_views(ledger, b)
+    scope = access.Scope(principal, va)
+    now = datetime.now(UTC)
+    report: dict[str, Any] = {
+        "a": {"view_set": va.view_set, "rulebook": va.rules.rulebook.name},
+        "b": {"view_set": vb.view_set, "rulebook": vb.rules.rulebook.name},
+        "periods": {},
+    }
+    for p in [period] if period else sorted(set(periods(va)) | set(periods(vb))):
+        sa_, sb = unit_statistics(va, p, now), unit_statistics(vb, p, now)
+        changes = scope.filter_parties([c.__dict__ for c in diff_statistics(sa_, sb)], "unit")
+        ranking = [
+            {"unit": r["unit"], "before": _place(r["before"]), "after": _place(r["after"])}
+            for r in scope.filter_parties(diff_ranking(sa_, sb), "unit")
+        ]
+        if changes or ranking:
+            report["periods"][p] = {
+                "statistics": [named(va, c) for c in changes],
+                "ranking": [named(va, r) for r in ranking],
+            }
+    moved = moved_cases(va, vb)
+    visible = scope.visible_cases({m["case_id"] for m in moved})
+    report["moved_cases"] = [plain(m) for m in moved if m["case_id"] in visible]
+    return report
+
+
+def _place(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A unit's place in a ranking, without its id (the row names the unit)."""
+    return None if entry is None else {k: v for k, v in entry.items() if k != "unit"}
+
+
 @router.get("/delay", operation_id="getWhoDelayedWhat", response_model=None)
 def delay(
     ledger: LedgerDep,
     principal: PrincipalDep,
-    by: Literal["unit", "person", "leader"] = "unit",
+    by: Party = "unit",
     as_of: AsOf = None,
     after: After = None,
     format: Format = "json",
 ) -> list[dict[str, Any]] | Response:
     """Who delayed what: per unit, person or leader, with the cases behind every number."""
-    access.require_view(principal, "delay")
-    views, now = views_for(ledger, as_of, after)
-    scope = access.Scope(principal, views)
-    rows = scope.filter_parties(views.who_delayed_what(by, now), "party")
-    return _respond([named(views, r) for r in rows], format, f"who-delayed-what-{by}")
+    rows = delay_rows(ledger, principal, by, as_of, after)
+    return _respond(rows, format, f"who-delayed-what-{by}")
 
 
 @router.get("/patterns", operation_id="getPatterns", response_model=None)
@@ -58,11 +160,7 @@ def patterns(
     format: Format = "json",
 ) -> list[dict[str, Any]] | Response:
     """推诿, backdating, late objections, ignored 督办, overturned replies, repeats."""
-    access.require_view(principal, "patterns")
-    views, now = views_for(ledger, as_of, after)
-    scope = access.Scope(principal, views)
-    rows = [r for r in views.patterns(kind, now) if scope.covers(r["unit"]) or r["unit"] is None]
-    return _respond([named(views, r) for r in rows], format, "patterns")
+    return _respond(pattern_rows(ledger, principal, kind, as_of, after), format, "patterns")
 
 
 @router.get("/desk/{unit}", operation_id="getDesk", response_model=None)
@@ -94,12 +192,7 @@ def statistics(
 ) -> dict[str, Any] | Response:
     """The assessment rates of a period per unit (offices and handling units apart), and the
     ranking; as a file, one row per unit and metric."""
-    access.require_view(principal, "statistics")
-    views, now = views_for(ledger, as_of, after)
-    scope = access.Scope(principal, views)
-    result = unit_statistics(views, period, now).as_dict()
-    for key in ("petition_offices", "handling_units", "ranking"):
-        result[key] = [named(views, r) for r in scope.filter_parties(result[key], "unit")]
+    result = statistics_result(ledger, principal, period, as_of, after)
     if format == "json":
         return result
     rows = [
@@ -109,3 +202,16 @@ def statistics(
         for metric, values in r["metrics"].items()
     ]
     return export_response(rows, fmt=format, filename=f"statistics-{period}")
+
+
+@router.get("/rule-diff", operation_id="getRuleDiff")
+def rule_diff_view(
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    a: Annotated[str, Query(max_length=80, description="A built view set (rulebook A).")],
+    b: Annotated[str, Query(max_length=80, description="A built view set (rulebook B).")],
+    period: Annotated[str | None, Query(max_length=16, description="One period.")] = None,
+) -> dict[str, Any]:
+    """What changes under another rulebook: statistics, ranking and the cases that moved
+    (build a view set with ``petition rebuild --rulebook FILE`` first)."""
+    return rule_diff(ledger, principal, a, b, period)

@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,17 +63,12 @@ LAG_SAMPLE_S = 0.1
 STARTUP_S = 60.0
 CATCH_UP_S = 120.0
 
-# The server as ``petition serve`` runs it, at a given port (the CLI's own entry point loads
-# every command module; this is the same app, logging and uvicorn settings).
-SERVER = """
-import sys, uvicorn
-from api.http import create_app
-from api.observability import json_logging
-from ledger.settings import Settings
-json_logging()
-uvicorn.run(create_app(Settings()), host=sys.argv[1], port=int(sys.argv[2]),
-            log_config=None, access_log=False)
-"""
+# The server is ``petition serve`` itself (its JSON request logs, uvicorn settings and live
+# projector), at a given port and number of API processes.
+SERVER = "from api.cli import app; app()"
+WORKERS = {"sqlite": 1, "postgresql": 2}
+"""API processes by database, as deployed: the embedded default is one process (API and
+projector); on PostgreSQL one API process per core, the projector once beside them."""
 
 
 @dataclass(frozen=True)
@@ -170,14 +165,25 @@ class Server:
 
 
 @contextmanager
-def server(url: str, workdir: Path) -> Iterator[Server]:
+def server(url: str, workdir: Path, workers: int) -> Iterator[Server]:
     """The API in its own process on a free loopback port; stopped on the way out."""
     port = free_port()
     base = f"http://{HOST}:{port}"
     env = {**os.environ, "DATABASE_URL": url, "LEDGER_TOKEN_SECRET": SECRET}
     with (workdir / "server.log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-c", SERVER, HOST, str(port)],
+            [
+                sys.executable,
+                "-c",
+                SERVER,
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             env=env,
             stdout=log,
             stderr=log,
@@ -196,12 +202,24 @@ def server(url: str, workdir: Path) -> Iterator[Server]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc; NaN elsewhere)."""
+    """User + system CPU time so far of a process and its children (Linux /proc; NaN
+    elsewhere): the server's API worker processes count too."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        stats = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with suppress(OSError):
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
     except OSError:
         return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    if pid not in stats:
+        return math.nan
+    tree, ticks = {pid}, 0
+    for _ in range(4):  # the server, its workers (and any helper they start)
+        tree |= {p for p, (parent, _) in stats.items() if parent in tree}
+    ticks = sum(stats[p][1] for p in tree)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
@@ -442,7 +460,8 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         bare_per_s, bare_cpu_ms = bare_rate(ledger, setup, bare)
     finally:
         ledger.close()
-    with server(url, workdir) as api:
+    workers = args.server_workers or WORKERS[db]
+    with server(url, workdir, workers) as api:
         wait_caught_up(api.base)
         http = ingest_rate(api, setup, ingest, args.clients)
         wait_caught_up(api.base)
@@ -469,6 +488,7 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     return {
         "db": db,
         "cpus": os.cpu_count(),
+        "server_processes": workers,
         "bare_commands": len(bare),
         "bare_commands_per_s": round(bare_per_s, 1),
         "bare_cpu_ms_per_command": round(bare_cpu_ms, 2),
@@ -519,6 +539,9 @@ def main(argv: Sequence[str] | None = None, emit: Callable[[str], None] = print)
     parser.add_argument("--rate", type=float, default=200.0, help="offered commands/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the fixed rate")
     parser.add_argument("--workers", type=int, default=8, help="threads sending at that rate")
+    parser.add_argument(
+        "--server-workers", type=int, default=None, help="API processes (default: by database)"
+    )
     args = parser.parse_args(argv)
     for db in args.db:
         emit(json.dumps(measure(db, args)))

@@ -8,6 +8,7 @@ same command id idempotent, and turns storage conflicts into the domain's own er
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -37,6 +38,7 @@ CASE_ACTIONS = frozenset(ALLOWED_STAGES)
 UNIT_ACTIONS = frozenset({"rename", "move", "merge_into"})
 PERSON_ACTIONS = frozenset({"join", "change_role", "leave"})
 REGISTRATION_ATTEMPTS = 20
+AGGREGATE_CACHE_SIZE = 20_000
 
 # Arguments of case actions that name other records, which must exist.
 _UNIT_ARGUMENTS = frozenset({"to_unit", "concerned_unit"})
@@ -146,8 +148,14 @@ class Ledger(Application[UUID]):
             env={
                 "PERSISTENCE_MODULE": "ledger.persistence:Factory",
                 "SQLALCHEMY_URL": self.settings.database_url,
+                # Aggregates stay in memory between commands; each get still reads the events
+                # written since (by any process), so the cache is never stale — it only spares
+                # decoding the old ones again. Commands work on a deep copy.
+                "AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),
+                "AGGREGATE_CACHE_FASTFORWARD": "y",
             }
         )
+        self._case_ids: dict[str, UUID] = {}  # case number -> id: issued once, never changes
         self.personal = PersonalData(self.engine, keygen) if keygen else PersonalData(self.engine)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -158,6 +166,13 @@ class Ledger(Application[UUID]):
     def engine(self) -> Any:
         """The SQLAlchemy engine the store uses; read models use the same one."""
         return self.recorder.datastore.engine  # type: ignore[attr-defined]
+
+    @property
+    def write_lock(self) -> Any:
+        """The lock this process's writers of the store take (SQLite: one writer at a time),
+        for other writers of the same database in this process (the projector); None on
+        PostgreSQL."""
+        return self.recorder.datastore.write_lock  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ directory
 
@@ -239,10 +254,10 @@ class Ledger(Application[UUID]):
         )
 
     def get_unit(self, unit_id: UUID) -> Unit:
-        return self._get(Unit, unit_id, "unit")
+        return self._get(Unit, unit_id, "unit", copy=True)
 
     def get_person(self, person_id: UUID) -> Person:
-        return self._get(Person, person_id, "person")
+        return self._get(Person, person_id, "person", copy=True)
 
     # ------------------------------------------------------------------ cases
 
@@ -267,7 +282,7 @@ class Ledger(Application[UUID]):
                 case_id, existing.version, None, replayed=True, case_number=existing.case_number
             )
         self._check_actor(actor)
-        office = self.get_unit(actor.unit)
+        office = self._get(Unit, actor.unit, "unit")
         if fields.get("concerned_unit") is not None:
             self._get(Unit, fields["concerned_unit"], "unit")
         p = self._provenance(actor, occurred_at, command_id, correlation_id, causation_id)
@@ -278,7 +293,7 @@ class Ledger(Application[UUID]):
         year = p.occurred_at.astimezone(self.zone).year
         numbering_id = CaseNumbering.id_for(office.code, year)
         for _ in range(REGISTRATION_ATTEMPTS):
-            numbering = self._find(CaseNumbering, numbering_id) or CaseNumbering.start(
+            numbering = self._find(CaseNumbering, numbering_id, copy=True) or CaseNumbering.start(
                 actor.unit, office.code, year, at=p.recorded_at
             )
             number = numbering.issue(case_id, at=p.recorded_at)
@@ -324,9 +339,9 @@ class Ledger(Application[UUID]):
             if value is None:
                 continue
             if key in _UNIT_ARGUMENTS:
-                self._get(Unit, value, "unit")
+                self._require_exists(Unit, value, "unit")
             elif key in _PERSON_ARGUMENTS:
-                self._get(Person, value, "person")
+                self._require_exists(Person, value, "person")
             elif key == "target_case":
                 self.get_case(value)
         return self._update(
@@ -410,11 +425,17 @@ class Ledger(Application[UUID]):
                 raise InvalidInput(
                     f"{reference!r} is neither a case number like XF-2025-00123 nor an id"
                 ) from None
+        known = self._case_ids.get(reference.strip())
+        if known is not None:
+            return known
         serial = int(match["serial"])
         version = CaseNumbering.version_of(serial)
         numbering_id = CaseNumbering.id_for(match["prefix"], int(match["year"]))
         for event in self.events.get(numbering_id, gt=version - 1, lte=version):
             if isinstance(event, CaseNumbering.Issued):
+                if len(self._case_ids) >= AGGREGATE_CACHE_SIZE:
+                    self._case_ids.clear()
+                self._case_ids[reference.strip()] = event.case_id
                 return event.case_id
         raise NotFound(f"no case numbered {reference}")
 
@@ -514,7 +535,7 @@ class Ledger(Application[UUID]):
         check_actor: bool = True,
     ) -> CommandResult:
         noun = cls.__name__.lower()
-        aggregate: Case | Unit | Person = self._get(cls, aggregate_id, noun)
+        aggregate: Case | Unit | Person = self._get(cls, aggregate_id, noun, copy=True)
         done = aggregate.has_processed(command_id)
         if done is not None:
             return CommandResult(aggregate_id, done, None, replayed=True)
@@ -542,20 +563,32 @@ class Ledger(Application[UUID]):
             ) from None
         return CommandResult(aggregate_id, aggregate.version, _position(recordings), value=value)
 
-    def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+    def _find(self, cls: type[A], aggregate_id: UUID, *, copy: bool = False) -> A | None:
+        """The aggregate, current. Without ``copy`` it is the cached object itself, to be read
+        and never changed; a command that changes an aggregate asks for a copy."""
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
 
-    def _get(self, cls: type[A], aggregate_id: UUID, noun: str) -> A:
+    def _get(self, cls: type[A], aggregate_id: UUID, noun: str, *, copy: bool = False) -> A:
         if not isinstance(aggregate_id, UUID):
             raise InvalidInput(f"{noun}: expected an id, got {aggregate_id!r}")
-        aggregate = self._find(cls, aggregate_id)
+        aggregate = self._find(cls, aggregate_id, copy=copy)
         if aggregate is None:
             raise NotFound(f"no {noun} with id {aggregate_id}")
         return aggregate
+
+    def _require_exists(self, cls: type[A], aggregate_id: UUID, noun: str) -> None:
+        """That a directory entry exists: entries are never deleted, so one seen once (in the
+        cache) exists still, and only an unseen id costs a read."""
+        cache = self.repository.cache
+        if isinstance(aggregate_id, UUID) and cache is not None:
+            with contextlib.suppress(KeyError):
+                if isinstance(cache.get(aggregate_id), cls):
+                    return
+        self._get(cls, aggregate_id, noun)
 
     @staticmethod
     def _as_recorded(event: Any) -> RecordedEvent:
@@ -575,12 +608,8 @@ class Ledger(Application[UUID]):
 
 def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a domain method, turning a wrong set of arguments into a clear InvalidInput."""
-    function = getattr(method, "__func__", None)
     try:
-        if function is None:
-            inspect.signature(method).bind(*args, **kwargs)
-        else:  # a method: its function's signature, looked up once
-            _signature(function).bind(method.__self__, *args, **kwargs)  # type: ignore[attr-defined]
+        _signature(getattr(method, "__func__", method)).bind(None, *args, **kwargs)
     except TypeError as e:
         raise InvalidInput(f"{method.__name__}: {e}") from None
     return method(*args, **kwargs)

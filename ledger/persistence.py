@@ -19,7 +19,7 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine
 
-from ledger.seals import SealingRecorder
+from ledger.seals import SealingRecorder, SnapshotRecorder
 
 LOCK_TIMEOUT_MS = 10_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
@@ -41,6 +41,7 @@ def engine_options(url: str) -> dict[str, Any]:
 
 class Factory(SQLAlchemyFactory):
     application_recorder_class = SealingRecorder  # every event is sealed as it is stored
+    aggregate_recorder_class = SnapshotRecorder
 
     def __init__(self, env: Environment) -> None:
         InfrastructureFactory.__init__(self, env)  # the parent would build its own engine

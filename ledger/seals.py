@@ -13,6 +13,7 @@ sealed entirely or not stored at all. The log head hash is the anchor to record 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -20,7 +21,10 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from eventsourcing.persistence import StoredEvent
-from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from eventsourcing_sqlalchemy.recorders import (
+    SQLAlchemyAggregateRecorder,
+    SQLAlchemyApplicationRecorder,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy_utils.types.uuid import UUIDType
 
@@ -65,7 +69,61 @@ def chain(previous: bytes, digest: bytes) -> bytes:
     return hashlib.sha256(previous + digest).digest()
 
 
-class SealingRecorder(SQLAlchemyApplicationRecorder):
+class PreparedReads(SQLAlchemyAggregateRecorder):
+    """The library's recorder, reading one aggregate's events with a prepared Core statement:
+    the library's ORM query cost about a millisecond of Python per call, and a command reads
+    several aggregates (and, for each, its snapshots)."""
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        statement = self._select_statement(gt is not None, lte is not None, desc, limit is not None)
+        params = {"originator_id": originator_id, "gt": gt, "lte": lte, "limit": limit}
+        if self.datastore.access_lock is not None:  # in-memory SQLite: the library serialises
+            with self.transaction(commit=False) as session:
+                rows = session.connection().execute(statement, params).all()
+        else:  # a plain connection: no ORM session to begin and roll back for a read
+            engine = self.datastore.engine
+            assert isinstance(engine, sa.Engine)
+            with engine.connect() as conn:
+                rows = conn.execute(statement, params).all()
+        return [
+            StoredEvent(
+                originator_id=r[0],
+                originator_version=r[1],
+                topic=r[2],
+                state=bytes(r[3]) if isinstance(r[3], memoryview) else r[3],
+            )
+            for r in rows
+        ]
+
+    @functools.cache  # noqa: B019 (four statements per recorder, for the recorder's life)
+    def _select_statement(self, gt: bool, lte: bool, desc: bool, limit: bool) -> sa.Select[Any]:
+        table = self.events_record_cls.__table__  # type: ignore[attr-defined]
+        version = table.c.originator_version
+        statement = sa.select(table.c.originator_id, version, table.c.topic, table.c.state).where(
+            table.c.originator_id == sa.bindparam("originator_id")
+        )
+        if gt:
+            statement = statement.where(version > sa.bindparam("gt"))
+        if lte:
+            statement = statement.where(version <= sa.bindparam("lte"))
+        statement = statement.order_by(version.desc() if desc else version)
+        if limit:
+            statement = statement.limit(sa.bindparam("limit"))
+        return statement
+
+
+class SnapshotRecorder(PreparedReads):
+    """Snapshots (of case-number sequences), read the same way."""
+
+
+class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
     """The library's application recorder, sealing each event it inserts."""
 
     def create_table(self) -> None:
@@ -77,14 +135,40 @@ class SealingRecorder(SQLAlchemyApplicationRecorder):
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int]:
-        ids = super()._insert_stored_events(session, stored_events, **kwargs)
+        """Insert the events (as the library does: table lock on PostgreSQL, ids in order,
+        NOTIFY) with one Core statement instead of ORM objects, then seal them."""
         if not stored_events:
-            return ids
-        log_head = session.execute(
-            sa.select(seals.c.log_hash).order_by(seals.c.id.desc()).limit(1)
-        ).scalar()
+            return []
+        conn = session.connection()
+        self._lock_table(session)
+        ids: list[int] = list(
+            conn.execute(
+                self._insert_statement(),
+                [
+                    {
+                        "originator_id": e.originator_id,
+                        "originator_version": e.originator_version,
+                        "topic": e.topic,
+                        "state": e.state,
+                    }
+                    for e in stored_events
+                ],
+            ).scalars()
+        )
+        self._notify_channel(session)
+        self._seal(conn, ids, stored_events)
+        return ids
+
+    @functools.cache  # noqa: B019 (one statement per recorder)
+    def _insert_statement(self) -> sa.Insert:
+        table = self.events_record_cls.__table__  # type: ignore[attr-defined]
+        return table.insert().returning(table.c.id, sort_by_parameter_order=True)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _seal(conn: sa.Connection, ids: list[int], stored_events: Sequence[StoredEvent]) -> None:
+        log_head = conn.execute(_LOG_HEAD).scalar()
         log_hash: bytes = log_head or GENESIS
-        case_heads = _case_heads(session, stored_events)
+        case_heads = _case_heads(conn, stored_events)
         rows = []
         for position, event in sorted(zip(ids, stored_events, strict=True), key=lambda x: x[0]):
             originator = event.originator_id
@@ -92,9 +176,9 @@ class SealingRecorder(SQLAlchemyApplicationRecorder):
             digest = event_digest(
                 position, originator, event.originator_version, event.topic, event.state
             )
-            case_hash = chain(case_heads.get(originator, (0, GENESIS))[1], digest)
+            case_hash = chain(case_heads.get(originator, GENESIS), digest)
             log_hash = chain(log_hash, digest)
-            case_heads[originator] = (event.originator_version, case_hash)
+            case_heads[originator] = case_hash
             rows.append(
                 {
                     "id": position,
@@ -104,44 +188,42 @@ class SealingRecorder(SQLAlchemyApplicationRecorder):
                     "log_hash": log_hash,
                 }
             )
-        session.execute(seals.insert(), rows)
-        return ids
+        conn.execute(seals.insert(), rows)
 
 
+_LOG_HEAD = sa.select(seals.c.log_hash).order_by(seals.c.id.desc()).limit(1)
 HEADS_PER_QUERY = 500
 
 
-def _case_heads(
-    session: Session, stored_events: Sequence[StoredEvent]
-) -> dict[Any, tuple[int, bytes]]:
-    """Each aggregate's last seal before this save: an aggregate whose first event here is its
-    version 1 has none (the events table's key refuses a second version 1); the others are
-    read in a few queries, each one index probe per aggregate, however long its history."""
+def _case_heads(conn: sa.Connection, stored_events: Sequence[StoredEvent]) -> dict[Any, bytes]:
+    """Each aggregate's last case hash before this save. An aggregate whose first event here is
+    its version 1 has none (the events table's key refuses a second version 1); the others'
+    are read a few hundred aggregates per query, each an index probe however long its history
+    (a bulk save touches thousands of aggregates; a command, one or two)."""
     first: dict[Any, int] = {}
     for event in stored_events:
-        first[event.originator_id] = min(
-            event.originator_version, first.get(event.originator_id, event.originator_version)
-        )
+        version = first.get(event.originator_id)
+        if version is None or event.originator_version < version:
+            first[event.originator_id] = event.originator_version
     older = [originator for originator, version in first.items() if version > 1]
-    heads: dict[Any, tuple[int, bytes]] = {}
+    heads: dict[Any, bytes] = {}
     for start in range(0, len(older), HEADS_PER_QUERY):
         ids = older[start : start + HEADS_PER_QUERY]
         last = (
-            sa.select(
-                seals.c.originator_id, sa.func.max(seals.c.originator_version).label("version")
-            )
+            sa.select(seals.c.originator_id, sa.func.max(seals.c.originator_version).label("v"))
             .where(seals.c.originator_id.in_(ids))
             .group_by(seals.c.originator_id)
             .subquery()
         )
-        for originator, version, case_hash in session.execute(
-            sa.select(seals.c.originator_id, seals.c.originator_version, seals.c.case_hash).join(
-                last,
-                sa.and_(
-                    seals.c.originator_id == last.c.originator_id,
-                    seals.c.originator_version == last.c.version,
-                ),
-            )
-        ):
-            heads[originator] = (version, case_hash)
+        heads.update(
+            conn.execute(
+                sa.select(seals.c.originator_id, seals.c.case_hash).join(
+                    last,
+                    sa.and_(
+                        seals.c.originator_id == last.c.originator_id,
+                        seals.c.originator_version == last.c.v,
+                    ),
+                )
+            ).tuples()
+        )
     return heads

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -119,12 +120,23 @@ def write_cases(
     if not case_facts:
         return
     ids = list(case_facts)
-    for table in () if fresh else schema.CASE_TABLES:
-        for chunk in _chunks(ids, 500):
+    batches = judged_rows(view_set, case_facts, rules, directory)
+    write_judged(conn, view_set, batches, replace=[] if fresh else ids)
+
+
+def write_judged(
+    conn: sa.Connection,
+    view_set: str,
+    batches: dict[str, list[dict[str, Any]]],
+    *,
+    replace: list[str],
+) -> None:
+    """Write judged rows, first deleting the rows the ``replace`` cases had."""
+    for table in schema.CASE_TABLES:
+        for chunk in _chunks(replace, 500):
             conn.execute(
                 table.delete().where(table.c.view_set == view_set, table.c.case_id.in_(chunk))
             )
-    batches = judged_rows(view_set, case_facts, rules, directory)
     for table in schema.CASE_TABLES:
         insert_rows(conn, table, batches[table.name])
 
@@ -161,8 +173,23 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
         yield items[i : i + size]
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """A batch judged and ready to write: from ``position`` (exclusive) to ``last``."""
+
+    position: int
+    last: int
+    case_ids: list[str]
+    rows: dict[str, list[dict[str, Any]]]
+    directory_changed: bool
+
+
 class Projector:
-    """Keeps one view set up to date with the log, batch by batch."""
+    """Keeps one view set up to date with the log, batch by batch.
+
+    ``write_lock``: a lock this process's other writers take too (SQLite has one writer at a
+    time; waiting on a lock in-process wakes at once, SQLite's own busy wait sleeps in steps).
+    """
 
     def __init__(
         self,
@@ -173,7 +200,9 @@ class Projector:
         *,
         batch_size: int = 500,
         include: Include = _all,
+        write_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
+        self.write_lock = write_lock
         self.source = source
         self.target = target
         self.rules = rules
@@ -192,50 +221,75 @@ class Projector:
         return directory
 
     def step(self) -> int:
-        """Project the next batch; returns how many log rows it advanced over (0: caught up)."""
-        with self.target.begin() as out:
-            # Take the view set's write lock first: projectors of one view set (the live
-            # runner, a request catching up) take turns instead of colliding on its rows.
-            out.execute(
-                schema.view_sets.update()
-                .where(schema.view_sets.c.id == self.view_set)
-                .values(position=schema.view_sets.c.position)
-            )
-            current = get_view_set(out, self.view_set)
-            if current is None:
-                raise ProjectorStopped(f"no view set {self.view_set}")
-            position = current.position
-            if self.directory is None or self.directory_position != position:
-                # another projector advanced the view set: our directory is stale
-                self.directory = self._load_directory(position)
-                self.directory_position = position
-            with self.source.connect() as src:
-                facts, last = log.facts_after(src, position, self.batch_size)
-                facts = [f for f in facts if self.include(f)]
-                touched = [f for f in facts if f.kind == "Case"]
-                case_ids = list(dict.fromkeys(f.aggregate_id for f in touched))
-                grouped = log.facts_of(src, case_ids)
-            if last == position:
+        """Project the next batch; returns how many log rows it advanced over (0: caught up).
+
+        The batch is read and judged first, outside any write transaction; then, holding the
+        view set's row lock, it is written only if the view set is still where it was read
+        (else another projector got there first, and the batch is judged again from there).
+        Writers hold the database's write lock for the writes alone, not for the judging.
+        """
+        while True:
+            batch = self._prepare()
+            if batch is None:
                 return 0
-            try:
-                directory_changed = False
-                for fact in facts:
-                    if fact.kind != "Case":
-                        self.directory.apply(fact)
-                        directory_changed = True
-                if directory_changed:
+            with self.write_lock or nullcontext(), self.target.begin() as out:
+                # Take the view set's write lock first: projectors of one view set (the live
+                # runner, a request catching up) take turns instead of colliding on its rows.
+                out.execute(
+                    schema.view_sets.update()
+                    .where(schema.view_sets.c.id == self.view_set)
+                    .values(position=schema.view_sets.c.position)
+                )
+                current = get_view_set(out, self.view_set)
+                if current is None:
+                    raise ProjectorStopped(f"no view set {self.view_set}")
+                if current.position != batch.position:
+                    self.directory = None  # judged from a stale start: judge again
+                    continue
+                if batch.directory_changed:
+                    assert self.directory is not None
                     write_directory(out, self.view_set, self.directory)
-                case_facts = {
-                    cid: [f for f in grouped.get(cid, []) if f.position <= last and self.include(f)]
-                    for cid in case_ids
-                }
-                write_cases(out, self.view_set, case_facts, self.rules, self.directory)
-                _advance(out, self.view_set, position, last)
-                self.directory_position = last
-            except BaseException:
-                self.directory = None  # reload: the batch did not happen
-                raise
-            return last - position
+                write_judged(out, self.view_set, batch.rows, replace=batch.case_ids)
+                _advance(out, self.view_set, batch.position, batch.last)
+            self.directory_position = batch.last
+            return batch.last - batch.position
+
+    def _prepare(self) -> _Batch | None:
+        """The next batch, judged: None when the view set is at the end of the log."""
+        with self.target.connect() as conn:
+            current = get_view_set(conn, self.view_set)
+        if current is None:
+            raise ProjectorStopped(f"no view set {self.view_set}")
+        position = current.position
+        if self.directory is None or self.directory_position != position:
+            # another projector advanced the view set: our directory is stale
+            self.directory = self._load_directory(position)
+            self.directory_position = position
+        with self.source.connect() as src:
+            facts, last = log.facts_after(src, position, self.batch_size)
+            facts = [f for f in facts if self.include(f)]
+            touched = [f for f in facts if f.kind == "Case"]
+            case_ids = list(dict.fromkeys(f.aggregate_id for f in touched))
+            grouped = log.facts_of(src, case_ids)
+        if last == position:
+            return None
+        try:
+            directory_changed = False
+            for fact in facts:
+                if fact.kind != "Case":
+                    self.directory.apply(fact)
+                    directory_changed = True
+            case_facts = {
+                cid: [f for f in grouped.get(cid, []) if f.position <= last and self.include(f)]
+                for cid in case_ids
+            }
+            rows = judged_rows(self.view_set, case_facts, self.rules, self.directory)
+        except BaseException:
+            self.directory = None  # reload: the batch did not happen
+            raise
+        # The directory now stands at ``last``; if the batch is not written it is reloaded.
+        self.directory_position = -1
+        return _Batch(position, last, case_ids, rows, directory_changed)
 
     def catch_up(self, *, on_progress: Callable[[int], None] | None = None) -> int:
         """Project until the end of the log as it is now; returns the position reached."""

@@ -169,6 +169,7 @@ class Views:
                     "to": at(r["end_s"]) if r["end_s"] is not None and r["end_s"] <= n else None,
                     "clock": r["clock"],
                     "deadline": r["deadline"],
+                    "deadline_end": at(r["deadline_end_s"]),
                     "deadline_status": _deadline_status(r["unknown_year"], r["excluded"]),
                     "excluded": r["excluded"],
                     "extension_days": r["extension_days"],
@@ -179,6 +180,27 @@ class Views:
                 }
             )
         return chain
+
+    def same_petitioners(self, case_id: str) -> set[str]:
+        """The case and every case sharing a petitioner with it: all that its 重复访 judgment
+        (and theirs of it) can depend on."""
+        cp, other = schema.case_petitioners, schema.case_petitioners.alias("other")
+        with self.engine.connect() as conn:
+            found = {
+                related
+                for (related,) in conn.execute(
+                    sa.select(other.c.case_id)
+                    .join(
+                        cp,
+                        sa.and_(
+                            cp.c.view_set == other.c.view_set,
+                            cp.c.petitioner_id == other.c.petitioner_id,
+                        ),
+                    )
+                    .where(cp.c.view_set == self.view_set, cp.c.case_id == case_id)
+                )
+            }
+        return found | {case_id}
 
     def clock_runs(self, case_id: str) -> list[dict[str, Any]]:
         r = schema.clock_runs

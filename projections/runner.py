@@ -12,6 +12,7 @@ import select
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,18 @@ def live_rules(engine: sa.Engine, default: LoadedRules) -> tuple[str, LoadedRule
 
 
 class Runner:
-    def __init__(self, engine: sa.Engine, default: LoadedRules) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        default: LoadedRules,
+        *,
+        write_lock: AbstractContextManager[Any] | None = None,
+    ) -> None:
         self.engine = engine
         self.view_set, self.loaded = live_rules(engine, default)
-        self.projector = Projector(engine, engine, self.loaded.rules, self.view_set)
+        self.projector = Projector(
+            engine, engine, self.loaded.rules, self.view_set, write_lock=write_lock
+        )
         self.stopping = threading.Event()
         self.last_caught_up = 0.0
 

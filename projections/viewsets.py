@@ -7,6 +7,7 @@ the same rules always rebuild into the same name and a changed calendar is a new
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +16,16 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from domain.rulebook import RuleSet
-from projections import schema
-from projections.projector import Projector, create_view_set, get_view_set, recorded_by
+from projections import log, schema
+from projections.directory import Directory
+from projections.projector import (
+    Projector,
+    create_view_set,
+    get_view_set,
+    recorded_by,
+    write_cases,
+    write_directory,
+)
 from projections.queries import Views
 from projections.rulebook_loader import RULEBOOKS_DIR, load_rules
 
@@ -92,19 +101,51 @@ def activate(engine: sa.Engine, view_set: str) -> None:
         )
 
 
-def views_as_of(source: sa.Engine, loaded: LoadedRules, instant: datetime) -> Views:
-    """Every view as the record stood at ``instant``: a transient view set built from only
-    the facts recorded by then, in memory, with the same projector and the same queries."""
+def _transient(loaded: LoadedRules, name: str) -> sa.Engine:
+    """An empty view set in memory."""
     target = sa.create_engine(
         "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
     )
     schema.create_all(target)
-    name = f"as-of-{instant.isoformat()}"
     with target.begin() as conn:
         create_view_set(
             conn, name, loaded.rules, loaded.digest, status="transient", path=str(loaded.path)
         )
+    return target
+
+
+def views_as_of(source: sa.Engine, loaded: LoadedRules, instant: datetime) -> Views:
+    """Every view as the record stood at ``instant``: a transient view set built from only
+    the facts recorded by then, in memory, with the same projector and the same queries."""
+    name = f"as-of-{instant.isoformat()}"
+    target = _transient(loaded, name)
     Projector(
         source, target, loaded.rules, name, batch_size=2000, include=recorded_by(instant)
     ).catch_up()
+    return Views(target, name, loaded.rules)
+
+
+def cases_as_of(
+    source: sa.Engine, loaded: LoadedRules, instant: datetime, case_ids: Collection[str]
+) -> Views:
+    """Only these cases (and the directory) as the record stood at ``instant``: the rows
+    ``views_as_of`` gives them (a case is judged from its own facts, and the directory answers
+    by log position), without judging the rest of the log — what one case's page needs."""
+    name = f"cases-as-of-{instant.isoformat()}"
+    target = _transient(loaded, name)
+    include = recorded_by(instant)
+    directory = Directory()
+    with source.connect() as src:
+        for fact in log.directory_facts(src):
+            if include(fact):
+                directory.apply(fact)
+        grouped = log.facts_of(src, list(case_ids))
+    case_facts = {
+        case_id: kept
+        for case_id, facts in grouped.items()
+        if (kept := [f for f in facts if include(f)])
+    }
+    with target.begin() as conn:
+        write_directory(conn, name, directory)
+        write_cases(conn, name, case_facts, loaded.rules, directory, fresh=True)
     return Views(target, name, loaded.rules)

@@ -1,0 +1,182 @@
+"""Console page response times against the JSON API for the same data, same run.
+
+    python -m bench.console_bench --cases 100000            # builds the data set (minutes)
+    python -m bench.console_bench --cases 100000 --reuse    # measures on the file built before
+
+For one SQLite data set (bench/dataset.py: about ten events per case, directory of the test
+world), with the live views caught up: p50 and p99 of the response time of the case page, the
+delay board and the unit statistics page, each against its baseline — the JSON endpoints that
+return the same data (for the case page: the case, its history, summary and chain, the four
+reads the page is made of). Requests go through the whole app in process (ASGI, no socket),
+page and API alike. Target: every page under 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from api.console.auth import COOKIE
+from api.http import create_app
+from api.readmodel import live_views
+from api.security import Role, issue
+from bench.dataset import write_cases
+from ledger.application import Ledger
+from ledger.settings import Settings
+
+SECRET = "console-bench-" + "k" * 40
+TARGET_MS = 200.0
+
+
+def build(path: Path, cases: int, reuse: bool) -> dict[str, Any]:
+    """The data set and its live views; the world's ids from the file beside it."""
+    meta_file = path.with_suffix(".json")
+    settings = Settings(database_url=f"sqlite:///{path}")
+    if reuse and meta_file.exists():
+        return dict(json.loads(meta_file.read_text()))
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    ledger = Ledger(settings)
+    started = time.perf_counter()
+    world = write_cases(
+        ledger,
+        cases=cases,
+        on_progress=lambda n: None if n % 10_000 else print(f"  {n} cases written", flush=True),
+    )
+    written = time.perf_counter() - started
+    started = time.perf_counter()
+    live_views(ledger)  # the live views, caught up
+    projected = time.perf_counter() - started
+    with ledger.engine.connect() as conn:
+        numbers = [
+            n for (n,) in conn.execute(sa.text("SELECT case_number FROM rm_cases LIMIT 5000"))
+        ]
+    ledger.close()
+    meta = {
+        "cases": cases,
+        "province": world.province.hex,
+        "person": world.leader.hex,
+        "numbers": numbers,
+        "write_s": round(written, 1),
+        "project_s": round(projected, 1),
+    }
+    meta_file.write_text(json.dumps(meta))
+    return meta
+
+
+def timed(call: Callable[[], Any], repeat: int) -> list[float]:
+    call()  # warm: caches, first template compile
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = call()
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.text[:500]
+    return times
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--workdir", type=Path, default=Path("data/bench"))
+    parser.add_argument("--reuse", action="store_true", help="measure on the data set built before")
+    parser.add_argument("--period", default="2024-09")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    path = args.workdir / f"console-{args.cases}.sqlite3"
+    meta = build(path, args.cases, args.reuse)
+    os.environ["LEDGER_TOKEN_SECRET"] = SECRET
+    token = issue(
+        SECRET,
+        user=UUID(hex=meta["person"]),
+        role=Role.INSPECTOR,
+        unit=UUID(hex=meta["province"]),
+        now=datetime.now(UTC),
+    )
+    rng = random.Random(1)
+    app = create_app(Settings(database_url=f"sqlite:///{path}"), run_projector=False)
+    results = []
+    with TestClient(app) as client:
+        bearer = {"Authorization": f"Bearer {token}"}
+        client.cookies.set(COOKIE, token, path="/console")
+
+        def case_page() -> Any:
+            return client.get(f"/console/cases/{rng.choice(meta['numbers'])}")
+
+        def case_api() -> Any:
+            n = rng.choice(meta["numbers"])
+            for path_ in (f"/cases/{n}", f"/cases/{n}/history", f"/cases/{n}/summary"):
+                r = client.get(path_, headers=bearer)
+                assert r.status_code == 200
+            return client.get(f"/cases/{n}/chain", headers=bearer)
+
+        pairs: list[tuple[str, Callable[[], Any], Callable[[], Any], int]] = [
+            ("case page", case_page, case_api, args.repeat),
+            (
+                "delay board (by unit)",
+                lambda: client.get("/console/delay?by=unit"),
+                lambda: client.get("/views/delay?by=unit", headers=bearer),
+                max(5, args.repeat // 3),
+            ),
+            (
+                "delay board (by person)",
+                lambda: client.get("/console/delay?by=person"),
+                lambda: client.get("/views/delay?by=person", headers=bearer),
+                max(5, args.repeat // 3),
+            ),
+            (
+                f"statistics {args.period}",
+                lambda: client.get(f"/console/statistics?period={args.period}"),
+                lambda: client.get(f"/views/statistics/{args.period}", headers=bearer),
+                max(5, args.repeat // 3),
+            ),
+        ]
+        for name, page, api, repeat in pairs:
+            page_ms, api_ms = timed(page, repeat), timed(api, repeat)
+            results.append(
+                {
+                    "view": name,
+                    "requests": repeat,
+                    "page_p50_ms": round(pct(page_ms, 0.5), 1),
+                    "page_p99_ms": round(pct(page_ms, 0.99), 1),
+                    "api_p50_ms": round(pct(api_ms, 0.5), 1),
+                    "api_p99_ms": round(pct(api_ms, 0.99), 1),
+                    "page_vs_api_p50": round(
+                        statistics.median(page_ms) / statistics.median(api_ms), 2
+                    ),
+                    "meets_200ms": pct(page_ms, 0.99) < TARGET_MS,
+                }
+            )
+    print(
+        f"cases: {meta['cases']} (written in {meta['write_s']} s, "
+        f"projected in {meta['project_s']} s)"
+    )
+    print("| view | page p50 ms | page p99 ms | API p50 ms | API p99 ms | page/API p50 | < 200 |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['view']} | {r['page_p50_ms']} | {r['page_p99_ms']} | {r['api_p50_ms']} | "
+            f"{r['api_p99_ms']} | {r['page_vs_api_p50']} | {'yes' if r['meets_200ms'] else 'NO'} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""`petition serve` as deployed on PostgreSQL: several API processes, the projector once in the
+supervising process. A case registered through any worker reaches the views."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.security import Role
+from ledger.application import Ledger
+from tests.integration.test_http import SECRET, local, token
+from tests.world import World
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVE_OPTIONS = ("--workers", "2", "--port")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(database_url: str, world: World, ledger: Ledger, tmp_path: Path) -> Iterator[str]:
+    ledger.close()  # the world is written; the server opens the database itself
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "LEDGER_TOKEN_SECRET": SECRET}
+    with (tmp_path / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from api.cli import app; app()",
+                "serve",
+                *SERVE_OPTIONS,
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _until(lambda: _get(base, "/healthz") is not None, "the server to answer")
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+def _get(base: str, path: str) -> dict[str, object] | None:
+    try:
+        response = httpx.get(base + path, timeout=2)
+    except httpx.TransportError:
+        return None
+    return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+
+
+def _until(condition: object, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"waited {seconds:.0f} s for {what}")
+
+
+def test_a_case_registered_through_a_worker_reaches_the_views(served: str, world: World) -> None:
+    clerk = token(world.clerk, Role.REGISTRAR, world.office)
+    body = {
+        "occurred_at": local("2025-03-03 11:00"),
+        "channel": "来信",
+        "received_at": local("2025-03-03 09:00"),
+        "matter_kind": "申诉求决",
+        "category": "住房保障",
+        "summary": "公租房屋顶漏水",
+        "petitioner_kind": "实名",
+        "petitioners": [{"name": "张秀英"}],
+        "headcount": 1,
+    }
+    registered = httpx.post(served + "/cases", json=body, headers=clerk, timeout=10)
+    assert registered.status_code == 201, registered.text
+    position = registered.json()["position"]
+
+    def projected() -> bool:
+        health = _get(served, "/healthz")
+        return health is not None and health["projector"]["position"] >= position  # type: ignore[index]
+
+    _until(projected, "the projector in the supervising process")
+    cases = httpx.get(served + "/cases", headers=clerk, timeout=10).json()
+    assert [c["case_number"] for c in cases["items"]] == ["XF-2025-00001"]

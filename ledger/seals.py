@@ -216,7 +216,8 @@ def _case_heads(conn: sa.Connection, stored_events: Sequence[StoredEvent]) -> di
             .subquery()
         )
         heads.update(
-            conn.execute(
+            (originator, case_hash)
+            for originator, case_hash in conn.execute(
                 sa.select(seals.c.originator_id, seals.c.case_hash).join(
                     last,
                     sa.and_(
@@ -224,6 +225,6 @@ def _case_heads(conn: sa.Connection, stored_events: Sequence[StoredEvent]) -> di
                         seals.c.originator_version == last.c.v,
                     ),
                 )
-            ).tuples()
+            )
         )
     return heads

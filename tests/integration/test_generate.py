@@ -203,3 +203,23 @@ def test_delay_concentrates_in_the_units_that_tend_to_delay(
     assert top_tenth > 0.3 * sum(totals)  # some units are chronic delayers
     leaders = [p for p in views.who_delayed_what("leader", END) if p["overdue_s"] > 0]
     assert leaders, "leaders in charge answer jointly for overdue cases they held"
+
+
+def test_petition_generate_writes_a_verifying_store_and_refuses_a_full_one(
+    database_url: str,
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    runner = CliRunner()
+    env = {"DATABASE_URL": database_url}
+    empty(database_url)
+    result = runner.invoke(app, ["generate", "--cases", "60", "--seed", "4"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Recorded 60 cases" in result.output and "events/s" in result.output
+    verified = runner.invoke(app, ["verify"], env=env)
+    assert verified.exit_code == 0 and "verified" in verified.output
+
+    again = runner.invoke(app, ["generate", "--cases", "60", "--seed", "4"], env=env)
+    assert again.exit_code == 2 and "already holds" in again.output

@@ -124,21 +124,15 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
             conn, views, OnTime(clock="registration", counted_by="started"), period, n
         )
         routing = _on_time(conn, views, OnTime(clock="routing", counted_by="started"), period, n)
-        cases = (  # only the cases counted in the period (each period column is indexed)
-            conn.execute(
+        found: dict[str, Any] = {}  # only the cases counted in the period, by its indexes
+        for column in (c.c.registered_period, c.c.accepted_period, c.c.replied_period):
+            for row in conn.execute(
                 sa.select(c).where(
-                    c.c.view_set == views.view_set,
-                    c.c.registered_s <= n,
-                    sa.or_(
-                        c.c.registered_period == period,
-                        c.c.accepted_period == period,
-                        c.c.replied_period == period,
-                    ),
+                    c.c.view_set == views.view_set, c.c.registered_s <= n, column == period
                 )
-            )
-            .mappings()
-            .all()
-        )
+            ).mappings():
+                found[row["case_id"]] = row
+        cases = [found[case_id] for case_id in sorted(found)]
         repeats = views._repeat_of(conn, [case["case_id"] for case in cases])
         repeated = views.repeated(
             conn, [case["case_id"] for case in cases if case["replied_period"] == period]

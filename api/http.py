@@ -25,7 +25,7 @@ from api import routes_cases, routes_directory, routes_petitioner, routes_views
 from api.console import pages as console
 from api.deps import LedgerDep
 from api.observability import install as install_observability
-from api.readmodel import default_rules
+from api.readmodel import ViewsBehind, default_rules, replica_position
 from api.routes_cases import PreconditionFailed
 from api.security import Forbidden, Unauthenticated, token_secret
 from api.unavailable import install as install_unavailable
@@ -81,7 +81,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         (409, "A process rule, or a concurrent change."),
         (412, "If-Match is stale; current_version is the case's version."),
         (422, "Malformed input."),
-        (503, "The projector has stopped; see /healthz."),
+        (503, "The projector has stopped (see /healthz), or the views replica is behind."),
     )
 }
 
@@ -185,6 +185,12 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
             return console.error_page(request, error.status_code, "HTTPError", str(error.detail))
         return problem(error.status_code, "http", "HTTPError", str(error.detail))
 
+    @app.exception_handler(ViewsBehind)
+    async def views_behind(request: Request, error: ViewsBehind) -> JSONResponse:
+        response = problem(503, "views-behind", "ViewsBehind", str(error))
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.exception_handler(ProjectorStopped)
     async def projector_stopped(request: Request, error: ProjectorStopped) -> Response:
         if console.is_console(request):
@@ -196,7 +202,14 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         """Liveness, and the projector's position and error, if any."""
         projector = lag(ledger.engine, request.app.state.view_set)
         status = "ok" if not projector["error"] else "projector-stopped"
-        return {"status": status, "projector": projector}
+        health: dict[str, Any] = {"status": status, "projector": projector}
+        if ledger.settings.views_database_url is not None:  # how far the replica trails
+            position = replica_position(ledger)
+            health["views_replica"] = {
+                "position": position,
+                "events_behind_projector": int(projector["position"] or 0) - position,
+            }
+        return health
 
     def projector_lag() -> Mapping[str, object]:
         state = app.state

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from api import access
 from api.deps import After, AsOf, Day, Instant, LedgerDep, PrincipalDep
 from api.presenters import Names, case_view, history_view, plain
-from api.readmodel import default_rules, views_at
+from api.readmodel import default_rules, store_views, views_at
 from api.security import Principal
 from domain.case import Case
 from domain.errors import ConcurrentUpdate, DomainError, InvalidInput, NotFound
@@ -32,7 +32,6 @@ from domain.petitioners import Petitioner
 from domain.workflow import ALLOWED_STAGES
 from ledger.application import Actor, CommandResult, Ledger
 from projections import schema
-from projections.projector import get_view_set
 from projections.queries import Views, names
 from projections.runner import live_rules
 from projections.viewsets import cases_as_of
@@ -291,8 +290,7 @@ def get_case(
 ) -> dict[str, Any]:
     """A case by number (XF-2025-00123) or id; with ``as_of``, as the record stood then."""
     access.require_view(principal, "case")
-    views = views_at(ledger, None)
-    case_id, scope, units = checked_case(ledger, views, principal, reference)
+    case_id, scope, units = checked_case(ledger, store_views(ledger), principal, reference)
     at = _instant(as_of)
     case = ledger.get_case(case_id) if at is None else ledger.case_as_of(case_id, at)
     response.headers["ETag"] = f'"{case.version}"'
@@ -303,8 +301,7 @@ def get_case(
 def get_history(reference: str, ledger: LedgerDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """Every fact recorded on the case, in order, exactly as stored."""
     access.require_view(principal, "history")
-    views = views_at(ledger, None)
-    case_id, scope, units = checked_case(ledger, views, principal, reference)
+    case_id, scope, units = checked_case(ledger, store_views(ledger), principal, reference)
     reveal = reveal_identity(ledger, case_id, scope, units)
     return plain(history_view(ledger, case_id, Names(ledger), reveal=reveal))  # type: ignore[no-any-return]
 
@@ -348,9 +345,9 @@ def case_views(
     after: int | None = None,
 ) -> tuple[Views, datetime, UUID]:
     """The views one case's judgments are read from, after the scope check on the live views
-    (see ``judged_views``)."""
+    of the store's own database (see ``judged_views``)."""
     at = _instant(as_of)
-    live = views_at(ledger, None)
+    live = store_views(ledger)
     case_id, _, _ = checked_case(ledger, live, principal, reference)
     views, now = judged_views(ledger, live, case_id, at, after)
     return views, now, case_id
@@ -362,9 +359,8 @@ def judged_views(
     """The live views, or, as of an instant, only this case and its petitioners' other cases
     (all its 重复访 judgment looks at) judged from the facts recorded by then: the rows the
     whole past view set would give them, without judging the whole log."""
-    if at is None:
-        _check_after(live, after)
-        return live, datetime.now(UTC)
+    if at is None:  # where the views are read (a replica, if any), including ``after``
+        return views_at(ledger, None, after=after), datetime.now(UTC)
     loaded = live_rules(ledger.engine, default_rules())[1]
     return cases_as_of(ledger.engine, loaded, at, live.same_petitioners(case_id.hex)), at
 
@@ -381,6 +377,10 @@ def list_cases(
     number: Annotated[
         str | None, Query(max_length=64, description="Case number contains this text.")
     ] = None,
+    person: Annotated[
+        UUID | None,
+        Query(description="Handled or led (包案) by this person, now or at any time."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # SQL OFFSET: bounded, not a 500
     after: After = None,
@@ -389,7 +389,7 @@ def list_cases(
     return case_list(
         ledger,
         principal,
-        CaseFilters(stage, matter_kind, period, flag, unit, number),
+        CaseFilters(stage, matter_kind, period, flag, unit, number, person.hex if person else None),
         limit=limit,
         offset=offset,
         after=after,
@@ -406,6 +406,7 @@ class CaseFilters:
     flag: str | None = None
     unit: str | None = None
     number: str | None = None
+    person: str | None = None
 
 
 def case_list(
@@ -447,6 +448,17 @@ def case_list(
         query = query.where(c.c[filters.flag].is_(True))
     if filters.number:
         query = query.where(c.c.case_number.contains(filters.number.strip(), autoescape=True))
+    if filters.person:
+        # held by this person, or led by them (包案), now or at any time in the case's custody
+        k = schema.custody
+        query = query.where(
+            c.c.case_id.in_(
+                sa.select(k.c.case_id).where(
+                    k.c.view_set == views.view_set,
+                    sa.or_(k.c.handler == filters.person, k.c.leader == filters.person),
+                )
+            )
+        )
     with views.engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
         rows = (
@@ -471,21 +483,11 @@ def _instant(as_of: datetime | None) -> datetime | None:
 def views_for(
     ledger: Ledger, as_of: datetime | None, after: int | None = None
 ) -> tuple[Views, datetime]:
-    """Live views (caught up, so a command's position is included) or views as of an instant."""
+    """Live views (including the log position ``after``, if given) or views as of an
+    instant."""
     at = _instant(as_of)
-    views = views_at(ledger, at)
-    if at is None:
-        _check_after(views, after)
+    views = views_at(ledger, at, after=after if at is None else None)
     return views, at or datetime.now(UTC)
-
-
-def _check_after(views: Views, after: int | None) -> None:
-    if after is None:
-        return
-    with views.engine.connect() as conn:
-        current = get_view_set(conn, views.view_set)
-    if current is None or current.position < after:
-        raise NotFound(f"log position {after} does not exist")
 
 
 NAMED_KEYS = frozenset(

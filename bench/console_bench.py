@@ -76,14 +76,17 @@ def build(path: Path, cases: int, reuse: bool) -> dict[str, Any]:
     return meta
 
 
-def timed(call: Callable[[], Any], repeat: int) -> list[float]:
-    call()  # warm: caches, first template compile
-    times = []
+def timed(page: Callable[[], Any], api: Callable[[], Any], repeat: int) -> list[list[float]]:
+    """Milliseconds per request of the page and of its API baseline, alternating (so a
+    neighbour's load on this shared machine falls on both alike)."""
+    page(), api()  # warm: caches, first template compile
+    times: list[list[float]] = [[], []]
     for _ in range(repeat):
-        started = time.perf_counter()
-        response = call()
-        times.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.text[:500]
+        for i, call in enumerate((page, api)):
+            started = time.perf_counter()
+            response = call()
+            times[i].append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.text[:500]
     return times
 
 
@@ -99,6 +102,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("data/bench"))
     parser.add_argument("--reuse", action="store_true", help="measure on the data set built before")
     parser.add_argument("--period", default="2024-09")
+    parser.add_argument(
+        "--only", default="", help="measure only views whose name contains this text"
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     path = args.workdir / f"console-{args.cases}.sqlite3"
@@ -150,7 +156,9 @@ def main() -> None:
             ),
         ]
         for name, page, api, repeat in pairs:
-            page_ms, api_ms = timed(page, repeat), timed(api, repeat)
+            if args.only not in name:
+                continue
+            page_ms, api_ms = timed(page, api, repeat)
             results.append(
                 {
                     "view": name,

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from domain.values import Role, UnitKind
 from generate.names import person_name, place_names
-from ledger.application import Actor, person_id_for, unit_id_for
+from ledger.application import Actor, Ledger
 from ledger.bulk import Command
 
 PROVINCE_NAME = "清江省"
@@ -128,7 +128,7 @@ def plan_hierarchy(
 ) -> Hierarchy:
     """The province's directory, and the commands that create it."""
     h = Hierarchy()
-    admin = Actor(person_id_for(f"gen-{seed}-administrator"), None)
+    admin = Actor(Ledger.person_id_for(f"gen-{seed}-administrator"), None)
     clock = [founded]
     used_places: set[str] = set()
     counter = [0]
@@ -145,7 +145,7 @@ def plan_hierarchy(
 
     def unit(code: str, name: str, short: str, kind: UnitKind, parent: str | None) -> str:
         command_id = f"gen-{seed}-unit-{code}"
-        unit_id = unit_id_for(command_id)
+        unit_id = Ledger.unit_id_for(command_id)
         h.units[code] = UnitInfo(unit_id, code, name, short, kind.value, parent)
         command(
             "create_unit",
@@ -164,7 +164,7 @@ def plan_hierarchy(
             for _ in range(count):
                 counter[0] += 1
                 key = f"person-{counter[0]}"
-                person = person_id_for(f"gen-{seed}-{key}")
+                person = Ledger.person_id_for(f"gen-{seed}-{key}")
                 name = person_name(rng)
                 h.people[person] = name
                 h.staff.setdefault((code, role), []).append(person)

@@ -49,7 +49,7 @@ from domain.values import (
 from generate import matters
 from generate.hierarchy import Hierarchy, Level
 from generate.names import person_name, phone, place_names
-from ledger.application import Actor, case_id_for
+from ledger.application import Actor, Ledger
 from ledger.bulk import Command
 
 T = TypeVar("T")
@@ -599,7 +599,7 @@ class Planner:
         if command.target is not None:
             return command.target
         assert command.actor.unit is not None
-        return case_id_for(command.actor.unit, command.command_id)
+        return Ledger.case_id_for(command.actor.unit, command.command_id)
 
     def tag_command(self, command: Command, tags: list[str]) -> None:
         self._tags_of[command.command_id] = tags
@@ -639,7 +639,7 @@ class Draft:
         self.channel = channel
         self.clerk = self.rng.choice(self.h.members(office, Role.CLERK))  # 首办负责
         self.steps = 0
-        self.case_id = case_id_for(self.h.id(office), self.command_id(1))
+        self.case_id = Ledger.case_id_for(self.h.id(office), self.command_id(1))
         self.t = received  # when the latest step happened
         self.recorded = received  # when the latest step was written
         self.holder = office

@@ -31,6 +31,7 @@ from domain.numbering import CaseNumbering
 from domain.petitioners import Petitioner
 from domain.provenance import STORED_PROVENANCE, Provenance
 from domain.workflow import ALLOWED_STAGES
+from ledger.persistence import read_only_engine
 from ledger.personal import PersonalData
 from ledger.settings import Settings
 
@@ -108,23 +109,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# Ids are derived from the command id (ADR 1), so a retried command finds what it created, and a
-# bulk writer (ledger.bulk) gives the same command the same id.
-
-
-def unit_id_for(command_id: str) -> UUID:
-    return uuid5(NAMESPACE_URL, f"petition-ledger:unit:{command_id}")
-
-
-def person_id_for(command_id: str) -> UUID:
-    return uuid5(NAMESPACE_URL, f"petition-ledger:person:{command_id}")
-
-
-def case_id_for(office: UUID, command_id: str) -> UUID:
-    """A registration's case id: per registering office, so two offices' command ids never meet."""
-    return uuid5(NAMESPACE_URL, f"petition-ledger:case:{office}:{command_id}")
-
-
 class Ledger(Application[UUID]):
     """The case ledger. One events table (``ledger_events``) holds every aggregate's events."""
 
@@ -140,6 +124,7 @@ class Ledger(Application[UUID]):
     ) -> None:
         self.settings = settings or Settings()
         self.clock = clock
+        self._views_engine: Any = None
         self.zone = ZoneInfo(self.settings.timezone)
         path = self.settings.sqlite_path()
         if path is not None:
@@ -174,6 +159,40 @@ class Ledger(Application[UUID]):
         PostgreSQL."""
         return self.recorder.datastore.write_lock  # type: ignore[attr-defined]
 
+    @property
+    def views_engine(self) -> Any:
+        """Where the views are read: the read-only replica of LEDGER_VIEWS_DATABASE_URL, or
+        else the store's own engine."""
+        url = self.settings.views_database_url
+        if url is None:
+            return self.engine
+        if self._views_engine is None:
+            self._views_engine = read_only_engine(url)
+        return self._views_engine
+
+    def close(self) -> None:
+        if self._views_engine is not None:
+            self._views_engine.dispose()
+        super().close()
+
+    # ------------------------------------------------------------------ ids
+
+    # A created aggregate's id is derived from its command id, so a retried creation finds
+    # the first one (ADR 1); tools that plan commands ahead (the 台账 import) derive it too.
+
+    @staticmethod
+    def unit_id_for(command_id: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"petition-ledger:unit:{command_id}")
+
+    @staticmethod
+    def person_id_for(command_id: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"petition-ledger:person:{command_id}")
+
+    @staticmethod
+    def case_id_for(office: UUID, command_id: str) -> UUID:
+        """The case a registration by ``office`` with ``command_id`` creates."""
+        return uuid5(NAMESPACE_URL, f"petition-ledger:case:{office}:{command_id}")
+
     # ------------------------------------------------------------------ directory
 
     def create_unit(
@@ -187,7 +206,7 @@ class Ledger(Application[UUID]):
         kind: str,
         parent: UUID | None = None,
     ) -> CommandResult:
-        unit_id = unit_id_for(command_id)
+        unit_id = self.unit_id_for(command_id)
         if parent is not None:
             self._get(Unit, parent, "unit")
         return self._create(
@@ -204,7 +223,7 @@ class Ledger(Application[UUID]):
     def create_person(
         self, *, actor: Actor, occurred_at: datetime, command_id: str, name: str
     ) -> CommandResult:
-        person_id = person_id_for(command_id)
+        person_id = self.person_id_for(command_id)
         return self._create(
             Person,
             person_id,
@@ -275,7 +294,7 @@ class Ledger(Application[UUID]):
         """登记 a matter; the case gets the next number of the office's sequence for the year."""
         if actor.unit is None:
             raise NoStanding("register: only a clerk acting for a petition office can register")
-        case_id = case_id_for(actor.unit, command_id)
+        case_id = self.case_id_for(actor.unit, command_id)
         existing = self._find(Case, case_id)
         if existing is not None:
             return CommandResult(

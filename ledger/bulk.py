@@ -41,9 +41,6 @@ from ledger.application import (
     CommandResult,
     Ledger,
     _call,
-    case_id_for,
-    person_id_for,
-    unit_id_for,
 )
 from ledger.personal import seal_with
 
@@ -135,7 +132,7 @@ class BulkWriter:
         if command.action == "create_unit":
             aggregate_id = self._create_unit(p, command.command_id, arguments)
         elif command.action == "create_person":
-            aggregate_id = person_id_for(command.command_id)
+            aggregate_id = Ledger.person_id_for(command.command_id)
             self._keep(Person.create(p, person_id=aggregate_id, **arguments))
             self._members[aggregate_id] = set()
         elif command.action == "register":
@@ -220,7 +217,7 @@ class BulkWriter:
                 self._get(Case, value)
 
     def _create_unit(self, p: Provenance, command_id: str, arguments: dict[str, Any]) -> UUID:
-        unit_id = unit_id_for(command_id)
+        unit_id = Ledger.unit_id_for(command_id)
         self._keep(Unit.create(p, unit_id=unit_id, **arguments))
         self._codes[unit_id] = arguments["code"]
         return unit_id
@@ -229,7 +226,7 @@ class BulkWriter:
         office = command.actor.unit
         if office is None:
             raise NoStanding("register: only a clerk acting for a petition office can register")
-        case_id = case_id_for(office, command.command_id)
+        case_id = Ledger.case_id_for(office, command.command_id)
         if office not in self._codes:
             self._codes[office] = self._get(Unit, office).code
         petitioners = arguments.pop("petitioners")

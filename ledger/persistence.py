@@ -39,6 +39,17 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
 
 
+def read_only_engine(url: str) -> Engine:
+    """An engine for a database the views are only read from (a streaming replica): every
+    transaction is read-only, so a stray write fails here even if the URL names a primary."""
+    from sqlalchemy import create_engine
+
+    options = engine_options(url)
+    connect = options["connect_args"]
+    connect["options"] = connect["options"] + " -c default_transaction_read_only=on"
+    return create_engine(url, **options)
+
+
 class Factory(SQLAlchemyFactory):
     application_recorder_class = SealingRecorder  # every event is sealed as it is stored
     aggregate_recorder_class = SnapshotRecorder

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("data") / "petition-ledger.sqlite3"
@@ -18,6 +18,12 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default=f"sqlite:///{DEFAULT_SQLITE_PATH}")
     timezone: str = Field(default="Asia/Shanghai", alias="LEDGER_TIMEZONE")
+    views_database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LEDGER_VIEWS_DATABASE_URL", "views_database_url"),
+        description="A read-only copy of the database (a PostgreSQL streaming replica) that "
+        "serves the views; commands, the projector and access checks stay on DATABASE_URL.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -28,6 +34,16 @@ class Settings(BaseSettings):
                 f"got {url!r}"
             )
         return url
+
+    @model_validator(mode="after")
+    def _replica_of_postgresql(self) -> Settings:
+        url = self.views_database_url
+        if url is not None and (not url.startswith("postgresql+psycopg2://") or self.is_sqlite):
+            raise ValueError(
+                "LEDGER_VIEWS_DATABASE_URL is a PostgreSQL replica of a PostgreSQL "
+                "DATABASE_URL (postgresql+psycopg2://USER@HOST:PORT/DB)"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:

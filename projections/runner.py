@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from projections import schema
 from projections.log import EVENTS_TABLE
 from projections.projector import Projector, ProjectorStopped, get_view_set
-from projections.viewsets import LoadedRules, ensure_live, load
+from projections.viewsets import LIVE, LoadedRules, ensure_live, load
 
 log = logging.getLogger("petition.projector")
 
@@ -39,13 +39,37 @@ def live_rules(engine: sa.Engine, default: LoadedRules) -> tuple[str, LoadedRule
                 schema.view_sets.c.id == live
             )
         ).one()
+    return live, _rules(path, digest, default)
+
+
+def read_live(engine: sa.Engine, default: LoadedRules) -> tuple[str, LoadedRules, int]:
+    """The live view set, its rulebook and its position, on a database the views are only
+    read from (a replica): nothing is created, and a stopped projector is reported."""
+    v = schema.view_sets
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(
+                v.c.id, v.c.rulebook_path, v.c.rulebook_digest, v.c.position, v.c.error
+            ).where(v.c.status == LIVE)
+        ).first()
+    if row is None:
+        raise ProjectorStopped(
+            "the views database has no live views yet: the projector has not run on the primary"
+        )
+    live, path, digest, position, error = row
+    if error:
+        raise ProjectorStopped(f"the projector of view set {live} stopped: {error}")
+    return live, _rules(path, digest, default), int(position)
+
+
+def _rules(path: str, digest: str, default: LoadedRules) -> LoadedRules:
     loaded = default if digest == default.digest else load(Path(path))
     if loaded.digest != digest:
         raise ProjectorStopped(
             f"the live views were built under {path} as it was (digest {digest[:12]}); the "
             "file has changed since: rebuild under it (petition rebuild) and activate"
         )
-    return live, loaded
+    return loaded
 
 
 class Runner:

@@ -350,7 +350,7 @@ def delay_board(
 ) -> Response:
     """超期看板: who delayed what, by overdue days, with the cases behind each number."""
     at = as_of_param(request, as_of)
-    rows = delay_rows(_ledger(request), principal, by, at)
+    rows = delay_rows(_ledger(request), principal, by, at, top=BOARD_CASES)
     worst = max((float(r["overdue_days"]) for r in rows), default=0.0)
     return render(
         request,

@@ -11,7 +11,7 @@ import pytest
 
 from domain.errors import InvalidInput, NoStanding, NotFound
 from domain.petitioners import Petitioner
-from ledger.application import Actor, Ledger, person_id_for, unit_id_for
+from ledger.application import Actor, Ledger
 from ledger.bulk import BulkWriter, Command
 from ledger.integrity import verify
 
@@ -25,9 +25,9 @@ class Script:
     def __init__(self) -> None:
         self.t = DAY
         self.n = 0
-        self.office = unit_id_for("office")
-        self.department = unit_id_for("department")
-        self.clerk = person_id_for("clerk")
+        self.office = Ledger.unit_id_for("office")
+        self.department = Ledger.unit_id_for("department")
+        self.clerk = Ledger.person_id_for("clerk")
 
     def command(
         self, kind: str, action: str, target: UUID | None, actor: Actor, **args: Any

@@ -385,3 +385,29 @@ def test_an_admin_builds_the_directory_over_http(api: TestClient, world: World) 
     assert api.post("/people", json={"name": "x"}, headers=clerk).status_code == 403
     bad = api.post("/units", json={"name": "x", "code": "中文", "kind": "职能部门"}, headers=admin)
     assert bad.status_code == 422
+
+
+def test_the_case_list_finds_the_cases_a_leader_took_charge_of(
+    api: TestClient, world: World
+) -> None:
+    w = world
+    clerk = token(w.clerk, Role.REGISTRAR, w.office)
+    handler = token(w.housing_handler, Role.HANDLER, w.housing)
+    leader = token(w.leader, Role.LEADER, w.city)
+    numbers = [register(api, w)["case_number"] for _ in range(2)]
+    for number in numbers:
+        for action, who, body in (
+            ("route", clerk, {"to_unit": str(w.housing), "mode": "交办"}),
+            ("accept", handler, {}),
+        ):
+            r = api.post(f"/cases/{number}/{action}", json=body, headers=who)
+            assert r.status_code == 200, r.text
+    r = api.post(f"/cases/{numbers[1]}/assign-lead", json={"leader": str(w.leader)}, headers=leader)
+    assert r.status_code == 200, r.text
+
+    led = api.get("/cases", params={"person": str(w.leader)}, headers=leader).json()
+    assert [c["case_number"] for c in led["items"]] == [numbers[1]] and led["total"] == 1
+    everyone = api.get("/cases", headers=leader).json()
+    assert everyone["total"] == 2
+    bad = api.get("/cases", params={"person": "nobody"}, headers=leader)
+    assert bad.status_code == 422

@@ -252,13 +252,58 @@ class Views:
             parts.append(notices)
         return sa.union_all(*parts).subquery()
 
+    def _board_parts(self, party: str, n: float) -> sa.Subquery:
+        """The same (case, party, stage, overdue seconds at ``n``) as :meth:`_overdue_parts`
+        adds up, read mostly from ``rm_delay_parts``: the closed intervals' overdue parts,
+        added up when the case was judged, for every case whose closed intervals all ended by
+        ``n``; only the open intervals (and, for an earlier instant, the closed intervals of
+        the cases that ended one after it) are computed here."""
+        column = {"unit": "holder_unit", "person": "handler", "leader": "leader"}[party]
+        d, t = schema.delay_parts, schema.custody
+        settled = sa.select(d.c.case_id, d.c.party, d.c.stage, d.c.overdue_s).where(
+            d.c.view_set == self.view_set, d.c.kind == party, d.c.ended_s <= n
+        )
+        unsettled = (
+            sa.select(d.c.case_id)
+            .where(d.c.view_set == self.view_set, d.c.ended_s > n)
+            .scalar_subquery()
+        )
+        intervals = sa.select(
+            t.c.case_id,
+            t.c[column].label("party"),
+            sa.func.coalesce(t.c.clock, t.c.stage).label("stage"),
+            overdue_expr(t, n).label("overdue_s"),
+        ).where(t.c.view_set == self.view_set, t.c[column].is_not(None), t.c.start_s <= n)
+        parts = [
+            settled,
+            intervals.where(t.c.end_s.is_(None)),
+            intervals.where(t.c.end_s.is_not(None), t.c.case_id.in_(unsettled)),
+        ]
+        if party == "unit":
+            r = schema.clock_runs
+            notices = sa.select(
+                r.c.case_id,
+                r.c.unit.label("party"),
+                r.c.clock.label("stage"),
+                _run_overdue_expr(n).label("overdue_s"),
+            ).where(
+                r.c.view_set == self.view_set,
+                r.c.held_by == "supervised_unit",
+                r.c.started_s <= n,
+            )
+            parts.append(notices.where(r.c.stopped_s.is_(None)))
+            parts.append(notices.where(r.c.stopped_s.is_not(None), r.c.case_id.in_(unsettled)))
+        return sa.union_all(*parts).subquery()
+
     def delay_board(self, party: str, now: datetime, *, top: int = 5) -> list[dict[str, Any]]:
         """``who_delayed_what`` added up in the database: the same totals per party, with only
         each party's ``top`` worst cases (by exact overdue time) — a board that stays cheap
         when a party held tens of thousands of cases. ``cases_listed`` is how many cases
-        ``who_delayed_what`` would list."""
+        ``who_delayed_what`` would list. The closed intervals come added up per case
+        (:meth:`_board_parts`), so the board reads one row per case and party, not every
+        interval."""
         n = now.timestamp()
-        union = self._overdue_parts(party, n)
+        union = self._board_parts(party, n)
         per_case = (
             sa.select(union.c.party, union.c.case_id, sa.func.sum(union.c.overdue_s).label("o"))
             .group_by(union.c.party, union.c.case_id)

@@ -134,6 +134,10 @@ _columns(
     schema.patterns,
     ("view_set", "case_id", "seq", "kind", "unit", "person", "at_s", "detail"),
 )
+_columns(
+    schema.delay_parts,
+    ("view_set", "case_id", "kind", "party", "stage", "overdue_s", "ended_s"),
+)
 _plain, _held, _flags = itemgetter(*_PLAIN), itemgetter(*_HELD), itemgetter(*_FLAGS)
 _outcome, _closing = itemgetter(*_OUTCOME), itemgetter(*_CLOSING)
 
@@ -255,7 +259,48 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
             )
             for n, p in enumerate(judgment.patterns)
         ],
+        "rm_delay_parts": delay_parts(view_set, judgment),
     }
+
+
+def delay_parts(view_set: str, judgment: Judgment) -> list[Row]:
+    """The case's closed custody intervals (and closed 督办 notice runs, against the
+    supervised unit) added up per party kind, party and stage: the part of the delay board
+    that no longer moves. Each interval's overdue part is what ``queries.overdue_expr`` gives
+    at any instant after its end; the open ones are left to the board to add at its instant."""
+    parts: dict[tuple[str, str | None, str], float] = {}
+    ends: list[float] = []
+    for i in judgment.intervals:
+        if i.end is None:
+            continue
+        end = i.end.timestamp()
+        ends.append(end)
+        overdue = 0.0
+        if i.excluded is None and i.deadline_end is not None:
+            overdue = max(end - max(i.start.timestamp(), i.deadline_end.timestamp()), 0.0)
+        stage = i.clock if i.clock is not None else i.stage
+        for kind, party in (("unit", i.holder_unit), ("person", i.handler), ("leader", i.leader)):
+            if party is not None:
+                key = (kind, party, stage)
+                parts[key] = parts.get(key, 0.0) + overdue
+    for r in judgment.runs:
+        if r.held_by != "supervised_unit" or r.stopped_at is None:
+            continue
+        end = r.stopped_at.timestamp()
+        ends.append(end)
+        overdue = 0.0
+        if r.deadline_end is not None and not r.cancelled:
+            overdue = max(end - r.deadline_end.timestamp(), 0.0)
+        key = ("unit", r.unit, r.clock)
+        parts[key] = parts.get(key, 0.0) + overdue
+    if not parts:
+        return []
+    ended = max(ends)
+    cid = judgment.case_id
+    return [
+        (view_set, cid, kind, party, stage, overdue, ended)
+        for (kind, party, stage), overdue in parts.items()
+    ]
 
 
 def directory_rows(view_set: str, directory: Directory) -> dict[str, list[dict[str, Any]]]:

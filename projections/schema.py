@@ -130,6 +130,7 @@ custody = sa.Table(
     sa.Index("rm_custody_holder", "view_set", "holder_unit"),
     sa.Index("rm_custody_handler", "view_set", "handler"),
     sa.Index("rm_custody_leader", "view_set", "leader"),
+    sa.Index("rm_custody_open", "view_set", "end_s"),  # the open intervals, for the board
 )
 
 clock_runs = sa.Table(
@@ -157,6 +158,7 @@ clock_runs = sa.Table(
     sa.Column("stopped_period", sa.String(16)),
     sa.Column("deadline_period", sa.String(16)),
     sa.Index("rm_clock_runs_unit", "view_set", "unit", "clock"),
+    sa.Index("rm_clock_runs_open", "view_set", "stopped_s"),  # the running ones, for the board
     # The on-time rates: one clock's runs counted in a period.
     sa.Index("rm_clock_runs_deadline_period", "view_set", "clock", "deadline_period"),
     sa.Index("rm_clock_runs_started_period", "view_set", "clock", "started_period"),
@@ -174,6 +176,26 @@ patterns = sa.Table(
     sa.Column("at_s", sa.Float, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
     sa.Index("rm_patterns_kind", "view_set", "kind"),
+)
+
+delay_parts = sa.Table(
+    "rm_delay_parts",
+    metadata,
+    # What the delay board adds up, settled once it ends: per case, party kind (unit, person,
+    # leader), party and stage, the overdue seconds of the case's *closed* custody intervals
+    # (and 督办 notice runs) with that party. Only open intervals depend on "now"; ``ended_s``
+    # is the case's last closed end, so a board asked for an earlier instant knows which
+    # cases it must read from the intervals instead.
+    sa.Column("view_set", VIEW_SET, nullable=False),
+    sa.Column("case_id", ID, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("party", ID),
+    sa.Column("stage", sa.String(40), nullable=False),
+    sa.Column("overdue_s", sa.Float, nullable=False),
+    sa.Column("ended_s", sa.Float, nullable=False),
+    sa.Index("rm_delay_parts_case", "view_set", "case_id"),
+    sa.Index("rm_delay_parts_board", "view_set", "kind", "party", "case_id", "stage", "overdue_s"),
+    sa.Index("rm_delay_parts_ended", "view_set", "ended_s"),
 )
 
 units = sa.Table(
@@ -205,7 +227,7 @@ memberships = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
 )
 
-CASE_TABLES = (cases, case_petitioners, custody, clock_runs, patterns)
+CASE_TABLES = (cases, case_petitioners, custody, clock_runs, patterns, delay_parts)
 DIRECTORY_TABLES = (units, people, memberships)
 VIEW_TABLES = (*CASE_TABLES, *DIRECTORY_TABLES)
 

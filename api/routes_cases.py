@@ -334,7 +334,7 @@ def get_chain(
     """The responsibility chain: custody intervals with deadlines and overdue parts."""
     access.require_view(principal, "chain")
     views, now, case_id = case_views(ledger, principal, reference, as_of, after)
-    return [named(views, row) for row in views.chain(case_id.hex, now)]
+    return named_rows(views, views.chain(case_id.hex, now))
 
 
 def case_views(
@@ -470,7 +470,9 @@ def case_list(
         )
     return {
         "total": total,
-        "items": [named(views, {k: v for k, v in row.items() if k != "view_set"}) for row in rows],
+        "items": named_rows(
+            views, [{k: v for k, v in row.items() if k != "view_set"} for row in rows]
+        ),
     }
 
 
@@ -507,9 +509,16 @@ NAMED_KEYS = frozenset(
 )
 
 
-def named(views: Views, row: dict[str, Any]) -> dict[str, Any]:
-    known = names(views)
+def named(views: Views, row: dict[str, Any], known: dict[str, str] | None = None) -> dict[str, Any]:
+    """The row with ids shown by name (``known``: the names, if already read)."""
+    known = names(views) if known is None else known
     out = {
         k: known.get(v, v) if k in NAMED_KEYS and isinstance(v, str) else v for k, v in row.items()
     }
     return plain(out)  # type: ignore[no-any-return]
+
+
+def named_rows(views: Views, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with ids shown by name, the names read once (a board has a row per unit)."""
+    known = names(views)
+    return [named(views, row, known) for row in rows]

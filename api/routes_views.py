@@ -19,7 +19,7 @@ from api.deps import After, AsOf, LedgerDep, PrincipalDep
 from api.exports import XLSX_MEDIA_TYPE, export_response
 from api.presenters import plain
 from api.readmodel import built_views
-from api.routes_cases import named, views_for
+from api.routes_cases import named, named_rows, views_for
 from api.security import Principal
 from ledger.application import Ledger
 from projections.rebuild import diff_ranking, diff_statistics, moved_cases, periods
@@ -64,7 +64,7 @@ def delay_rows(
     else:
         rows = views.who_delayed_what(by, now, only=None if only is None else [only])
     rows = scope.filter_parties(rows, "party")
-    return [named(views, {**r, "party_id": r["party"]}) for r in rows]
+    return named_rows(views, [{**r, "party_id": r["party"]} for r in rows])
 
 
 def pattern_rows(
@@ -83,7 +83,7 @@ def pattern_rows(
     # A pattern with no unit (a repeat petition) is shown where its case is.
     visible = scope.visible_cases({r["case_id"] for r in found if r["unit"] is None})
     rows = [r for r in found if scope.covers(r["unit"]) or r["case_id"] in visible]
-    return [named(views, r) for r in rows]
+    return named_rows(views, rows)
 
 
 def statistics_result(
@@ -99,7 +99,7 @@ def statistics_result(
     scope = access.Scope(principal, views)
     result = unit_statistics(views, period, now).as_dict()
     for key in ("petition_offices", "handling_units", "ranking"):
-        result[key] = [named(views, r) for r in scope.filter_parties(result[key], "unit")]
+        result[key] = named_rows(views, scope.filter_parties(result[key], "unit"))
     return result
 
 
@@ -182,7 +182,7 @@ def desk(
     views, now = views_for(ledger, as_of, after)
     unit_id = unit.replace("-", "")
     access.Scope(principal, views).require_unit(unit_id)
-    rows = [named(views, r) for r in views.desk(now, unit=unit_id)]
+    rows = named_rows(views, views.desk(now, unit=unit_id))
     return _respond(rows, format, "desk")
 
 

@@ -50,7 +50,7 @@ def build(path: Path, cases: int, reuse: bool) -> dict[str, Any]:
         Path(str(path) + suffix).unlink(missing_ok=True)
     ledger = Ledger(settings)
     started = time.perf_counter()
-    world = write_cases(
+    write_cases(
         ledger,
         cases=cases,
         on_progress=lambda n: None if n % 10_000 else print(f"  {n} cases written", flush=True),
@@ -59,21 +59,28 @@ def build(path: Path, cases: int, reuse: bool) -> dict[str, Any]:
     started = time.perf_counter()
     live_views(ledger)  # the live views, caught up
     projected = time.perf_counter() - started
-    with ledger.engine.connect() as conn:
+    meta = {"cases": cases, **signed_in(ledger.engine)}
+    meta |= {"write_s": round(written, 1), "project_s": round(projected, 1)}
+    ledger.close()
+    meta_file.write_text(json.dumps(meta))
+    return meta
+
+
+def signed_in(engine: sa.Engine) -> dict[str, Any]:
+    """Who the bench signs in as (an inspector of the province's government: the top unit,
+    who sees every case), and case numbers to open."""
+    with engine.connect() as conn:
+        province = conn.execute(
+            sa.text("SELECT unit_id FROM rm_units WHERE parent IS NULL ORDER BY unit_id LIMIT 1")
+        ).scalar_one()
+        person = conn.execute(
+            sa.text("SELECT person_id FROM rm_memberships WHERE unit_id = :u LIMIT 1"),
+            {"u": province},
+        ).scalar_one()
         numbers = [
             n for (n,) in conn.execute(sa.text("SELECT case_number FROM rm_cases LIMIT 5000"))
         ]
-    ledger.close()
-    meta = {
-        "cases": cases,
-        "province": world.province.hex,
-        "person": world.leader.hex,
-        "numbers": numbers,
-        "write_s": round(written, 1),
-        "project_s": round(projected, 1),
-    }
-    meta_file.write_text(json.dumps(meta))
-    return meta
+    return {"province": province, "person": person, "numbers": numbers}
 
 
 def timed(page: Callable[[], Any], api: Callable[[], Any], repeat: int) -> list[list[float]]:

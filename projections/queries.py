@@ -219,11 +219,16 @@ class Views:
     # ------------------------------------------------------------------ who delayed what
 
     def _overdue_parts(
-        self, party: str, n: float, only: Sequence[str] | None = None
+        self,
+        party: str,
+        n: float,
+        only: Sequence[str] | None = None,
+        *,
+        cases: sa.Select[Any] | None = None,
     ) -> sa.Subquery:
         """(case, party, stage, overdue seconds at ``n``) of every custody interval, and for
         units every 督办 notice run: what who-delayed-what adds up (for ``only`` these
-        parties, if given)."""
+        parties, if given; of only the ``cases`` this query gives, if given)."""
         column = {"unit": "holder_unit", "person": "handler", "leader": "leader"}[party]
         t = schema.custody
         per_interval = sa.select(
@@ -234,6 +239,8 @@ class Views:
         ).where(t.c.view_set == self.view_set, t.c[column].is_not(None), t.c.start_s <= n)
         if only is not None:  # in each part, so that each reads its index for the party
             per_interval = per_interval.where(t.c[column].in_(list(only)))
+        if cases is not None:
+            per_interval = per_interval.where(t.c.case_id.in_(cases))
         parts = [per_interval]
         if party == "unit":  # a 督办 notice runs its own clock against the supervised unit
             r = schema.clock_runs
@@ -249,64 +256,48 @@ class Views:
             )
             if only is not None:
                 notices = notices.where(r.c.unit.in_(list(only)))
+            if cases is not None:
+                notices = notices.where(r.c.case_id.in_(cases))
             parts.append(notices)
         return sa.union_all(*parts).subquery()
 
-    def _board_parts(self, party: str, n: float) -> sa.Subquery:
-        """The same (case, party, stage, overdue seconds at ``n``) as :meth:`_overdue_parts`
-        adds up, read mostly from ``rm_delay_parts``: the closed intervals' overdue parts,
-        added up when the case was judged, for every case whose closed intervals all ended by
-        ``n``; only the open intervals (and, for an earlier instant, the closed intervals of
-        the cases that ended one after it) are computed here."""
-        column = {"unit": "holder_unit", "person": "handler", "leader": "leader"}[party]
-        d, t = schema.delay_parts, schema.custody
-        settled = sa.select(d.c.case_id, d.c.party, d.c.stage, d.c.overdue_s).where(
-            d.c.view_set == self.view_set, d.c.kind == party, d.c.ended_s <= n
-        )
-        unsettled = (
-            sa.select(d.c.case_id)
-            .where(d.c.view_set == self.view_set, d.c.ended_s > n)
-            .scalar_subquery()
-        )
-        intervals = sa.select(
-            t.c.case_id,
-            t.c[column].label("party"),
-            sa.func.coalesce(t.c.clock, t.c.stage).label("stage"),
-            overdue_expr(t, n).label("overdue_s"),
-        ).where(t.c.view_set == self.view_set, t.c[column].is_not(None), t.c.start_s <= n)
-        parts = [
-            settled,
-            intervals.where(t.c.end_s.is_(None)),
-            intervals.where(t.c.end_s.is_not(None), t.c.case_id.in_(unsettled)),
-        ]
-        if party == "unit":
-            r = schema.clock_runs
-            notices = sa.select(
-                r.c.case_id,
-                r.c.unit.label("party"),
-                r.c.clock.label("stage"),
-                _run_overdue_expr(n).label("overdue_s"),
-            ).where(
+    def _live_cases(self, n: float) -> sa.CompoundSelect[Any]:
+        """The cases whose delay still moves at ``n``: custody or a 督办 notice run still open,
+        or (for an instant before the record's end) custody that ended after ``n``. The board
+        reads every other case's closed parts added up, from ``rm_delay_parts``."""
+        t, r, d = schema.custody, schema.clock_runs, schema.delay_parts
+        return sa.union(
+            sa.select(t.c.case_id).where(t.c.view_set == self.view_set, t.c.end_s.is_(None)),
+            sa.select(r.c.case_id).where(
                 r.c.view_set == self.view_set,
+                r.c.stopped_s.is_(None),
                 r.c.held_by == "supervised_unit",
-                r.c.started_s <= n,
-            )
-            parts.append(notices.where(r.c.stopped_s.is_(None)))
-            parts.append(notices.where(r.c.stopped_s.is_not(None), r.c.case_id.in_(unsettled)))
-        return sa.union_all(*parts).subquery()
+            ),
+            sa.select(d.c.case_id).where(d.c.view_set == self.view_set, d.c.ended_s > n),
+        )
 
     def delay_board(self, party: str, now: datetime, *, top: int = 5) -> list[dict[str, Any]]:
         """``who_delayed_what`` added up in the database: the same totals per party, with only
         each party's ``top`` worst cases (by exact overdue time) — a board that stays cheap
         when a party held tens of thousands of cases. ``cases_listed`` is how many cases
-        ``who_delayed_what`` would list. The closed intervals come added up per case
-        (:meth:`_board_parts`), so the board reads one row per case and party, not every
-        interval."""
+        ``who_delayed_what`` would list.
+
+        A case whose custody has all ended is read as the projector added it up when it
+        judged the case (``rm_delay_parts``: its overdue time per party and stage is settled);
+        only the cases still moving (:meth:`_live_cases`) are computed from their intervals
+        at ``now``, and the two are added up here."""
         n = now.timestamp()
-        union = self._board_parts(party, n)
+        d = schema.delay_parts
+        live = self._live_cases(n).subquery()
+        settled = (
+            d.c.view_set == self.view_set,
+            d.c.kind == party,
+            d.c.case_id.not_in(sa.select(live.c.case_id)),
+        )
         per_case = (
-            sa.select(union.c.party, union.c.case_id, sa.func.sum(union.c.overdue_s).label("o"))
-            .group_by(union.c.party, union.c.case_id)
+            sa.select(d.c.party, d.c.case_id, sa.func.sum(d.c.overdue_s).label("o"))
+            .where(*settled)
+            .group_by(d.c.party, d.c.case_id)
             .subquery()
         )
         late = sa.case((per_case.c.o > 0, 1), else_=0)
@@ -317,8 +308,10 @@ class Views:
             sa.func.sum(per_case.c.o),
             sa.func.max(per_case.c.o),
         ).group_by(per_case.c.party)
-        stages = sa.select(union.c.party, union.c.stage, sa.func.sum(union.c.overdue_s)).group_by(
-            union.c.party, union.c.stage
+        stages = (
+            sa.select(d.c.party, d.c.stage, sa.func.sum(d.c.overdue_s))
+            .where(*settled)
+            .group_by(d.c.party, d.c.stage)
         )
         rank = sa.func.row_number().over(
             partition_by=per_case.c.party, order_by=(per_case.c.o.desc(), per_case.c.case_id)
@@ -328,44 +321,66 @@ class Views:
             .where(per_case.c.o > 0)
             .subquery()
         )
-        c = schema.cases
-        worst = (
-            sa.select(ranked.c.party, c.c.case_id, c.c.case_number, ranked.c.o)
-            .join(c, sa.and_(c.c.view_set == self.view_set, c.c.case_id == ranked.c.case_id))
-            .where(ranked.c.rank <= top)
-        )
+        worst = sa.select(ranked.c.party, ranked.c.case_id, ranked.c.o).where(ranked.c.rank <= top)
+        moving = self._overdue_parts(party, n, cases=sa.select(live.c.case_id))
+        # party -> [cases held, cases overdue, overdue seconds, worst seconds]
+        sums: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
+        by_stage: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        candidates: dict[str, list[tuple[float, str]]] = defaultdict(list)
         with self.engine.connect() as conn:
-            rows = conn.execute(totals).all()
-            by_stage: dict[str, dict[str, float]] = defaultdict(dict)
+            for who, held, overdue_cases, total, worst_s in conn.execute(totals):
+                sums[who] = [held, int(overdue_cases or 0), total or 0.0, worst_s or 0.0]
             for who, stage, overdue in conn.execute(stages):
-                if overdue and overdue > 0:
-                    by_stage[who][stage] = overdue
-            cases: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for who, case_id, number, overdue in conn.execute(worst):
-                cases[who].append(
-                    {
-                        "case_id": case_id,
-                        "case_number": number,
-                        "overdue_days": days(overdue, self.decimals),
-                    }
-                )
+                by_stage[who][stage] += overdue or 0.0
+            for who, case_id, overdue in conn.execute(worst):
+                candidates[who].append((overdue, case_id))
+            moving_cases: dict[tuple[str, str], float] = defaultdict(float)
+            for case_id, who, stage, overdue in conn.execute(sa.select(moving)):
+                moving_cases[who, case_id] += overdue or 0.0
+                by_stage[who][stage] += overdue or 0.0
+            for (who, case_id), overdue in moving_cases.items():
+                party_sums = sums[who]
+                party_sums[0] += 1
+                party_sums[1] += overdue > 0
+                party_sums[2] += overdue
+                party_sums[3] = max(party_sums[3], overdue)
+                if overdue > 0:
+                    candidates[who].append((overdue, case_id))
+            shown = {
+                who: sorted(found, key=lambda x: (-x[0], x[1]))[:top]
+                for who, found in candidates.items()
+            }
+            numbers = self.case_numbers(conn, {c for found in shown.values() for _, c in found})
         board = [
             {
                 "party": who,
-                "cases_held": held,
-                "cases_overdue": int(overdue_cases or 0),
-                "overdue_s": total or 0.0,
-                "overdue_days": days(total or 0.0, self.decimals),
-                "worst_days": days(worst_s or 0.0, self.decimals),
-                "by_stage": {s: days(v, self.decimals) for s, v in sorted(by_stage[who].items())},
-                "cases": sorted(
-                    cases[who], key=lambda x: (-x["overdue_days"], x["case_number"] or "")
-                ),
-                "cases_listed": int(overdue_cases or 0),
+                "cases_held": int(held),
+                "cases_overdue": int(overdue_cases),
+                "overdue_s": total,
+                "overdue_days": days(total, self.decimals),
+                "worst_days": days(worst_s, self.decimals),
+                "by_stage": {
+                    s: days(v, self.decimals) for s, v in sorted(by_stage[who].items()) if v > 0
+                },
+                "cases": self._listed(shown.get(who, []), numbers),
+                "cases_listed": int(overdue_cases),
             }
-            for who, held, overdue_cases, total, worst_s in rows
+            for who, (held, overdue_cases, total, worst_s) in sums.items()
         ]
         return sorted(board, key=lambda p: (-p["overdue_s"], p["party"]))
+
+    def _listed(
+        self, shown: list[tuple[float, str]], numbers: dict[Any, Any]
+    ) -> list[dict[str, Any]]:
+        """A party's cases on the board, in who-delayed-what's order."""
+        cases = [
+            (days(overdue, self.decimals), numbers.get(case_id) or "", case_id)
+            for overdue, case_id in shown
+        ]
+        return [
+            {"case_id": case_id, "case_number": number or None, "overdue_days": overdue}
+            for overdue, number, case_id in sorted(cases, key=lambda x: (-x[0], x[1]))
+        ]
 
     def who_delayed_what(
         self, party: str, now: datetime, *, only: Sequence[str] | None = None

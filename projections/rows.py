@@ -279,10 +279,9 @@ def delay_parts(view_set: str, judgment: Judgment) -> list[Row]:
         if i.excluded is None and i.deadline_end is not None:
             overdue = max(end - max(i.start.timestamp(), i.deadline_end.timestamp()), 0.0)
         stage = i.clock if i.clock is not None else i.stage
-        for kind, party in (("unit", i.holder_unit), ("person", i.handler), ("leader", i.leader)):
-            if party is not None:
-                key = (kind, party, stage)
-                parts[key] = parts.get(key, 0.0) + overdue
+        for kind, holder in (("unit", i.holder_unit), ("person", i.handler), ("leader", i.leader)):
+            if holder is not None:
+                parts[kind, holder, stage] = parts.get((kind, holder, stage), 0.0) + overdue
     for r in judgment.runs:
         if r.held_by != "supervised_unit" or r.stopped_at is None:
             continue
@@ -291,8 +290,7 @@ def delay_parts(view_set: str, judgment: Judgment) -> list[Row]:
         overdue = 0.0
         if r.deadline_end is not None and not r.cancelled:
             overdue = max(end - r.deadline_end.timestamp(), 0.0)
-        key = ("unit", r.unit, r.clock)
-        parts[key] = parts.get(key, 0.0) + overdue
+        parts["unit", r.unit, r.clock] = parts.get(("unit", r.unit, r.clock), 0.0) + overdue
     if not parts:
         return []
     ended = max(ends)

@@ -195,6 +195,7 @@ delay_parts = sa.Table(
     sa.Column("ended_s", sa.Float, nullable=False),
     sa.Index("rm_delay_parts_case", "view_set", "case_id"),
     sa.Index("rm_delay_parts_board", "view_set", "kind", "party", "case_id", "stage", "overdue_s"),
+    sa.Index("rm_delay_parts_stage", "view_set", "kind", "party", "stage", "case_id", "overdue_s"),
     sa.Index("rm_delay_parts_ended", "view_set", "ended_s"),
 )
 

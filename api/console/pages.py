@@ -41,6 +41,7 @@ from api.routes_cases import (
     checked_case,
     judged_views,
     named,
+    named_rows,
     reveal_identity,
 )
 from api.routes_views import delay_rows, pattern_rows, rule_diff, statistics_result
@@ -297,7 +298,7 @@ def _case_page(
             for e in history_view(ledger, case_id, names, reveal=shown)
             if at is None or e["recorded_at"] <= at
         ]
-    chain = [named(views, r) for r in views.chain(case_id.hex, now)] if may_read_chain else []
+    chain = named_rows(views, views.chain(case_id.hex, now)) if may_read_chain else []
     history_json = plain(history)
     clocks = labels.clock_titles(views.rules)
     return render(

@@ -7,11 +7,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from api.demo import write_demo
-from api.readmodel import live_views
+from api.readmodel import default_rules, live_views
 from ledger.application import Ledger
 from ledger.settings import Settings
+from projections import schema
+from projections.queries import Views, overdue_expr
+from projections.viewsets import views_as_of
 
 ZONE = ZoneInfo("Asia/Shanghai")
 TOTALS = ("party", "cases_held", "cases_overdue", "overdue_days", "worst_days", "by_stage")
@@ -38,5 +42,72 @@ def test_the_board_adds_up_what_who_delayed_what_adds_up(database_url: str, part
                 listed = {c["case_number"]: c["overdue_days"] for c in f["cases"]}
                 assert all(listed[c["case_number"]] == c["overdue_days"] for c in b["cases"])
         assert cut
+    finally:
+        ledger.close()
+
+
+def _late(views: Views, now: datetime) -> tuple[int, int]:
+    """How many closed and how many open custody intervals are overdue at ``now``."""
+    t = schema.custody
+    n = now.timestamp()
+    late = overdue_expr(t, n) > 0
+    with views.engine.connect() as conn:
+        closed, still_open = conn.execute(
+            sa.select(
+                sa.func.count().filter(late, t.c.end_s.is_not(None)),
+                sa.func.count().filter(late, t.c.end_s.is_(None)),
+            ).where(t.c.view_set == views.view_set, t.c.start_s <= n)
+        ).one()
+    return int(closed), int(still_open)
+
+
+def _settled(views: Views, now: datetime) -> tuple[int, int]:
+    """Cases whose closed intervals the board reads added up, and cases it must read from
+    their intervals because one of them ended after ``now``."""
+    d = schema.delay_parts
+    n = now.timestamp()
+    with views.engine.connect() as conn:
+        settled, unsettled = conn.execute(
+            sa.select(
+                sa.func.count(sa.distinct(d.c.case_id)).filter(d.c.ended_s <= n),
+                sa.func.count(sa.distinct(d.c.case_id)).filter(d.c.ended_s > n),
+            ).where(d.c.view_set == views.view_set)
+        ).one()
+    return int(settled), int(unsettled)
+
+
+def _same_totals(views: Views, now: datetime) -> None:
+    for party in ("unit", "person", "leader"):
+        full = views.who_delayed_what(party, now)
+        board = views.delay_board(party, now, top=3)
+        assert [{k: r[k] for k in TOTALS} for r in board] == [
+            {k: r[k] for k in TOTALS} for r in full
+        ], (party, now)
+
+
+def test_the_board_as_of_an_instant_adds_closed_late_custody_to_the_open_late_custody_of_then(
+    database_url: str,
+) -> None:
+    """Custody that ended late is added up once, when the case is judged; custody still open
+    is late by however long it has been by the board's instant. Both kinds are late in this
+    story at every instant, and the board equals who-delayed-what there: in the view set of
+    that instant, and in today's view set read at that instant (where custody that ended
+    after it must be read from the intervals)."""
+    write_demo(Settings(database_url=database_url), seed=11, cases=40)
+    ledger = Ledger(Settings(database_url=database_url))
+    try:
+        live = live_views(ledger)
+        for instant in (
+            datetime(2024, 6, 30, tzinfo=ZONE),
+            datetime(2024, 12, 31, tzinfo=ZONE),
+            datetime(2025, 3, 31, tzinfo=ZONE),
+        ):
+            then = views_as_of(ledger.engine, default_rules(), instant)
+            closed, still_open = _late(then, instant)
+            assert closed > 0 and still_open > 0, (instant, closed, still_open)
+            assert _settled(then, instant)[0] > 0  # the added-up parts are read
+            _same_totals(then, instant)
+            assert _settled(live, instant)[1] > 0  # some custody of today ended after then
+            _same_totals(live, instant)
     finally:
         ledger.close()

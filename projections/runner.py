@@ -67,7 +67,8 @@ def _rules(path: str, digest: str, default: LoadedRules) -> LoadedRules:
     if loaded.digest != digest:
         raise ProjectorStopped(
             f"the live views were built under {path} as it was (digest {digest[:12]}); the "
-            "file has changed since: rebuild under it (petition rebuild) and activate"
+            "file has changed since, or the views were built by an earlier version of the "
+            f"projector: rebuild (petition rebuild --rulebook {path}) and activate"
         )
     return loaded
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+PROJECTION_VERSION = 2
+"""The shape and meaning of the rows a fact produces. Part of every view set's digest, so views
+built by an earlier projector are never read as if they were this one's (2: rm_delay_parts)."""
+
 metadata = sa.MetaData()
 
 ID = sa.String(32)

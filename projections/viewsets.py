@@ -45,12 +45,14 @@ class LoadedRules:
 
 
 def load(path: Path | str = DEFAULT_RULEBOOK) -> LoadedRules:
-    """A rulebook file with its calendar, and a digest of both (what the views depend on)."""
+    """A rulebook file with its calendar, and a digest of both and of the projector's version
+    (what the views depend on)."""
     path = Path(path)
     rules = load_rules(path)
     digest = hashlib.sha256(path.read_bytes())
     calendar_file = (path.parent / rules.rulebook.calendar).resolve()
     digest.update(calendar_file.read_bytes())
+    digest.update(f"projection {schema.PROJECTION_VERSION}".encode())
     return LoadedRules(rules=rules, digest=digest.hexdigest(), path=path)
 
 

@@ -105,3 +105,28 @@ def test_two_projectors_on_one_view_set_take_turns(world: World, clock: Clock) -
     assert lag(engine, view_set)["events_behind"] == 0
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.cases)).scalar() == 20
+
+
+def test_views_built_by_an_earlier_projector_are_rebuilt_not_read(
+    world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new projector version changes what the rows mean: the old live views stop the runner
+    with what to do, and a rebuild beside them under the same rulebook is a new view set."""
+    from projections.rebuild import rebuild
+    from projections.viewsets import activate
+
+    engine = world.ledger.engine
+    world.register(clock.now - timedelta(days=1))
+    old = Runner(engine, NATIONAL)
+    old.catch_up()
+
+    monkeypatch.setattr(schema, "PROJECTION_VERSION", schema.PROJECTION_VERSION + 1)
+    newer = load(DEFAULT_RULEBOOK)
+    assert newer.view_set_name != NATIONAL.view_set_name
+    with pytest.raises(ProjectorStopped, match="earlier version of the projector"):
+        Runner(engine, newer)
+
+    activate(engine, rebuild(engine, newer))
+    runner = Runner(engine, newer)
+    assert runner.view_set == newer.view_set_name != old.view_set
+    assert lag(engine, runner.view_set)["events_behind"] == 0

@@ -194,6 +194,15 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
 _LOG_HEAD = sa.select(seals.c.log_hash).order_by(seals.c.id.desc()).limit(1)
 HEADS_PER_QUERY = 500
 
+# PostgreSQL: one backward probe of the (originator, version) index per aggregate, whatever
+# the table's statistics say (with stale ones, a GROUP BY over an IN list was planned as a scan
+# of every seal: 0.4 s a save at 3.5 M seals, growing with the log).
+_PG_HEADS = sa.text(
+    f"SELECT (SELECT s.case_hash FROM {SEALS_TABLE} s WHERE s.originator_id = v.id "
+    "ORDER BY s.originator_version DESC LIMIT 1) "
+    "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS v(id, n) ORDER BY v.n"
+)
+
 
 def _case_heads(conn: sa.Connection, stored_events: Sequence[StoredEvent]) -> dict[Any, bytes]:
     """Each aggregate's last case hash before this save. An aggregate whose first event here is
@@ -209,7 +218,11 @@ def _case_heads(conn: sa.Connection, stored_events: Sequence[StoredEvent]) -> di
     heads: dict[Any, bytes] = {}
     for start in range(0, len(older), HEADS_PER_QUERY):
         ids = older[start : start + HEADS_PER_QUERY]
-        last = (
+        if conn.dialect.name == "postgresql":
+            found = conn.execute(_PG_HEADS, {"ids": [str(i) for i in ids]}).scalars()
+            heads.update((i, bytes(h)) for i, h in zip(ids, found, strict=True) if h is not None)
+            continue
+        last = (  # SQLite probes the index for each id of the IN list
             sa.select(seals.c.originator_id, sa.func.max(seals.c.originator_version).label("v"))
             .where(seals.c.originator_id.in_(ids))
             .group_by(seals.c.originator_id)

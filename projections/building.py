@@ -237,7 +237,10 @@ def build_in_workers(
     """Build the ranges (numbered from 0) in ``workers`` processes, at most two each in
     flight, so memory stays flat however long the log; ``on_range`` gets each range's case
     count, in order."""
-    context = multiprocessing.get_context(start_method())
+    method = start_method()
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":  # its workers then start with the judge already imported
+        context.set_forkserver_preload([__name__])
     turn = context.Condition()
     next_commit = context.Value("q", 0, lock=False)  # guarded by ``turn``
     stop_from = context.Value("q", NEVER, lock=False)

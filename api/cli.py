@@ -259,6 +259,7 @@ def main() -> None:  # pragma: no cover - the console script
 
 
 # The view, projector and rulebook commands register themselves on ``app``.
+import api.cli_generate  # noqa: E402
 import api.cli_import  # noqa: E402
 import api.cli_integrity  # noqa: E402
 import api.cli_views  # noqa: E402, F401

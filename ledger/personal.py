@@ -85,12 +85,7 @@ class PersonalData:
                 key = self._key(conn, pid, create=True)
                 if key is None:
                     raise ValueError(f"petitioner {pid}'s data was erased; register anew")
-                fields: dict[str, Any] = {
-                    f: _encrypt(key, f, getattr(petitioner, f))
-                    for f in PERSONAL_FIELDS
-                    if getattr(petitioner, f) is not None
-                }
-                sealed.append(replace(petitioner, **fields))
+                sealed.append(seal_with(key, petitioner))
                 exists = conn.execute(
                     sa.select(appearances.c.case_id).where(
                         appearances.c.petitioner_id == pid, appearances.c.case_id == case_id.hex
@@ -101,6 +96,43 @@ class PersonalData:
                         appearances.insert().values(petitioner_id=pid, case_id=case_id.hex)
                     )
         return sealed
+
+    def is_empty(self) -> bool:
+        """Whether no petitioner has ever been given a key here."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(keys.c.petitioner_id).limit(1)).first() is None
+
+    def key_of(self, petitioner: UUID) -> bytes | None:
+        """A petitioner's key, or None for a petitioner never seen; an erased petitioner's
+        data cannot be sealed again (as ``seal`` refuses)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(keys.c.key).where(keys.c.petitioner_id == petitioner.hex)
+            ).first()
+        if row is None:
+            return None
+        if row[0] is None:
+            raise ValueError(f"petitioner {petitioner.hex}'s data was erased; register anew")
+        return row[0]  # type: ignore[no-any-return]
+
+    def store_many(self, new_keys: dict[UUID, bytes], seen_in: list[tuple[UUID, UUID]]) -> None:
+        """Bulk writing (ledger.bulk): new petitioners' keys and the cases they appear in, in
+        one transaction. The caller made the keys with ``keygen`` and sealed with them."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            if new_keys:
+                conn.execute(
+                    keys.insert(),
+                    [
+                        {"petitioner_id": p.hex, "key": k, "created_s": now}
+                        for p, k in new_keys.items()
+                    ],
+                )
+            if seen_in:
+                conn.execute(
+                    appearances.insert(),
+                    [{"petitioner_id": p.hex, "case_id": c.hex} for p, c in seen_in],
+                )
 
     def open(self, record: dict[str, Any]) -> dict[str, Any]:
         """A stored petitioner record with its personal fields readable (or erased)."""
@@ -134,6 +166,16 @@ class PersonalData:
                     )
                 )
             ]
+
+
+def seal_with(key: bytes, petitioner: Petitioner) -> Petitioner:
+    """The petitioner with every personal field encrypted under their key."""
+    fields: dict[str, Any] = {
+        f: _encrypt(key, f, getattr(petitioner, f))
+        for f in PERSONAL_FIELDS
+        if getattr(petitioner, f) is not None
+    }
+    return replace(petitioner, **fields)
 
 
 def _nonce(key: bytes, field: str, plaintext: str) -> bytes:

@@ -168,12 +168,7 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
     def _seal(conn: sa.Connection, ids: list[int], stored_events: Sequence[StoredEvent]) -> None:
         log_head = conn.execute(_LOG_HEAD).scalar()
         log_hash: bytes = log_head or GENESIS
-        case_heads: dict[Any, bytes] = {}
-        for originator in {e.originator_id for e in stored_events}:
-            # the aggregate's last seal: one index probe, however long its history
-            head = conn.execute(_CASE_HEAD, {"originator_id": originator}).scalar()
-            if head is not None:
-                case_heads[originator] = head
+        case_heads = _case_heads(conn, stored_events)
         rows = []
         for position, event in sorted(zip(ids, stored_events, strict=True), key=lambda x: x[0]):
             originator = event.originator_id
@@ -197,9 +192,39 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
 
 
 _LOG_HEAD = sa.select(seals.c.log_hash).order_by(seals.c.id.desc()).limit(1)
-_CASE_HEAD = (
-    sa.select(seals.c.case_hash)
-    .where(seals.c.originator_id == sa.bindparam("originator_id"))
-    .order_by(seals.c.originator_version.desc())
-    .limit(1)
-)
+HEADS_PER_QUERY = 500
+
+
+def _case_heads(conn: sa.Connection, stored_events: Sequence[StoredEvent]) -> dict[Any, bytes]:
+    """Each aggregate's last case hash before this save. An aggregate whose first event here is
+    its version 1 has none (the events table's key refuses a second version 1); the others'
+    are read a few hundred aggregates per query, each an index probe however long its history
+    (a bulk save touches thousands of aggregates; a command, one or two)."""
+    first: dict[Any, int] = {}
+    for event in stored_events:
+        version = first.get(event.originator_id)
+        if version is None or event.originator_version < version:
+            first[event.originator_id] = event.originator_version
+    older = [originator for originator, version in first.items() if version > 1]
+    heads: dict[Any, bytes] = {}
+    for start in range(0, len(older), HEADS_PER_QUERY):
+        ids = older[start : start + HEADS_PER_QUERY]
+        last = (
+            sa.select(seals.c.originator_id, sa.func.max(seals.c.originator_version).label("v"))
+            .where(seals.c.originator_id.in_(ids))
+            .group_by(seals.c.originator_id)
+            .subquery()
+        )
+        heads.update(
+            (originator, case_hash)
+            for originator, case_hash in conn.execute(
+                sa.select(seals.c.originator_id, seals.c.case_hash).join(
+                    last,
+                    sa.and_(
+                        seals.c.originator_id == last.c.originator_id,
+                        seals.c.originator_version == last.c.v,
+                    ),
+                )
+            )
+        )
+    return heads

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -218,9 +218,12 @@ class Views:
 
     # ------------------------------------------------------------------ who delayed what
 
-    def _overdue_parts(self, party: str, n: float) -> sa.Subquery:
+    def _overdue_parts(
+        self, party: str, n: float, only: Sequence[str] | None = None
+    ) -> sa.Subquery:
         """(case, party, stage, overdue seconds at ``n``) of every custody interval, and for
-        units every 督办 notice run: what who-delayed-what adds up."""
+        units every 督办 notice run: what who-delayed-what adds up (for ``only`` these
+        parties, if given)."""
         column = {"unit": "holder_unit", "person": "handler", "leader": "leader"}[party]
         t = schema.custody
         per_interval = sa.select(
@@ -229,21 +232,24 @@ class Views:
             sa.func.coalesce(t.c.clock, t.c.stage).label("stage"),
             overdue_expr(t, n).label("overdue_s"),
         ).where(t.c.view_set == self.view_set, t.c[column].is_not(None), t.c.start_s <= n)
+        if only is not None:  # in each part, so that each reads its index for the party
+            per_interval = per_interval.where(t.c[column].in_(list(only)))
         parts = [per_interval]
         if party == "unit":  # a 督办 notice runs its own clock against the supervised unit
             r = schema.clock_runs
-            parts.append(
-                sa.select(
-                    r.c.case_id,
-                    r.c.unit.label("party"),
-                    r.c.clock.label("stage"),
-                    _run_overdue_expr(n).label("overdue_s"),
-                ).where(
-                    r.c.view_set == self.view_set,
-                    r.c.held_by == "supervised_unit",
-                    r.c.started_s <= n,
-                )
+            notices = sa.select(
+                r.c.case_id,
+                r.c.unit.label("party"),
+                r.c.clock.label("stage"),
+                _run_overdue_expr(n).label("overdue_s"),
+            ).where(
+                r.c.view_set == self.view_set,
+                r.c.held_by == "supervised_unit",
+                r.c.started_s <= n,
             )
+            if only is not None:
+                notices = notices.where(r.c.unit.in_(list(only)))
+            parts.append(notices)
         return sa.union_all(*parts).subquery()
 
     def delay_board(self, party: str, now: datetime, *, top: int = 5) -> list[dict[str, Any]]:
@@ -323,20 +329,14 @@ class Views:
         overdue days (total and worst), by stage, with the cases behind every number.
         A leader answers jointly for the overdue time of the cases while in charge."""
         n = now.timestamp()
-        union = self._overdue_parts(party, n)
+        union = self._overdue_parts(party, n, only)
         query = sa.select(
             union.c.party, union.c.case_id, union.c.stage, sa.func.sum(union.c.overdue_s)
         ).group_by(union.c.party, union.c.case_id, union.c.stage)
-        if only is not None:
-            query = query.where(union.c.party.in_(list(only)))
-        c = schema.cases
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            numbers: dict[Any, Any] = pairs(
-                conn.execute(
-                    sa.select(c.c.case_id, c.c.case_number).where(c.c.view_set == self.view_set)
-                ).all()
-            )
+            overdue = {case_id for _, case_id, _, seconds in rows if seconds and seconds > 0}
+            numbers = self.case_numbers(conn, None if only is None else overdue)
         parties: dict[str, dict[str, Any]] = {}
         per_case: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         by_stage: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -369,6 +369,17 @@ class Views:
                 ),
             }
         return sorted(parties.values(), key=lambda p: (-p["overdue_s"], p["party"]))
+
+    def case_numbers(self, conn: sa.Connection, case_ids: Collection[str] | None) -> dict[Any, Any]:
+        """Case numbers by case id: of the given cases (read by key), or of every case."""
+        c = schema.cases
+        query = sa.select(c.c.case_id, c.c.case_number).where(c.c.view_set == self.view_set)
+        if case_ids is None:
+            return pairs(conn.execute(query).all())
+        found: dict[Any, Any] = {}
+        for chunk in chunks(case_ids):
+            found.update(pairs(conn.execute(query.where(c.c.case_id.in_(chunk))).all()))
+        return found
 
     # ------------------------------------------------------------------ patterns
 
@@ -447,14 +458,65 @@ class Views:
         ]
 
     def _repeat_of(
-        self, conn: sa.Connection, case_ids: Sequence[str] | None
+        self, conn: sa.Connection, case_ids: Collection[str] | None
     ) -> dict[str, dict[str, Any]]:
         """重复访: the same petitioner on the same matter (category) within the rulebook's
-        window after an earlier case of theirs was closed."""
-        window = self.rules.rulebook.definitions.repeat_petition_window_days * DAY_S
+        window after an earlier case of theirs was closed. For each repeat among ``case_ids``
+        (or among all cases), the earlier case it repeats."""
         later, earlier = schema.case_petitioners.alias("later"), schema.case_petitioners.alias("e")
-        c = schema.cases
-        query = (
+        query = self._repeats_query(later, earlier)
+        rows: list[Any] = []
+        if case_ids is None:
+            rows = list(conn.execute(query).all())
+        else:
+            for chunk in chunks(case_ids):
+                query_chunk = query.where(
+                    later.c.case_id.in_(chunk),
+                    # Redundant with the join, but it lets SQLite start from these cases'
+                    # petitioners instead of scanning every case's.
+                    earlier.c.petitioner_id.in_(self._petitioners_of(chunk)),
+                )
+                rows.extend(conn.execute(query_chunk).all())
+        result: dict[str, dict[str, Any]] = {}
+        if not rows:
+            return result
+        numbers = self.case_numbers(conn, {x for row in rows for x in row[:2]})
+        for later_id, earlier_id, received_s in sorted(rows, key=lambda r: (r[0], r[2], r[1])):
+            result.setdefault(
+                later_id,
+                {
+                    "case_number": numbers[later_id],
+                    "earlier_case_id": earlier_id,
+                    "earlier_case_number": numbers[earlier_id],
+                    "received_at": at(received_s),
+                },
+            )
+        return result
+
+    def repeated(self, conn: sa.Connection, case_ids: Collection[str]) -> set[str]:
+        """Of ``case_ids``, those a later case is a repeat of (the petitioner came back)."""
+        later, earlier = schema.case_petitioners.alias("later"), schema.case_petitioners.alias("e")
+        query = self._repeats_query(later, earlier)
+        laters: set[str] = set()
+        for chunk in chunks(case_ids):
+            query_chunk = query.where(
+                earlier.c.case_id.in_(chunk), later.c.petitioner_id.in_(self._petitioners_of(chunk))
+            )
+            laters.update(r[0] for r in conn.execute(query_chunk))
+        chosen = self._repeat_of(conn, laters)
+        return {r["earlier_case_id"] for r in chosen.values()} & set(case_ids)
+
+    def _petitioners_of(self, case_ids: list[str]) -> sa.Select[Any]:
+        own = schema.case_petitioners.alias("own")
+        return sa.select(own.c.petitioner_id).where(
+            own.c.view_set == self.view_set, own.c.case_id.in_(case_ids)
+        )
+
+    def _repeats_query(self, later: Any, earlier: Any = None) -> sa.Select[Any]:
+        """(later case, earlier case, later's receipt) for every repeat pair."""
+        window = self.rules.rulebook.definitions.repeat_petition_window_days * DAY_S
+        earlier = earlier if earlier is not None else schema.case_petitioners.alias("e")
+        return (
             sa.select(later.c.case_id, earlier.c.case_id, later.c.received_s)
             .join(
                 earlier,
@@ -470,39 +532,6 @@ class Views:
             )
             .where(later.c.view_set == self.view_set)
         )
-        if case_ids is not None:
-            own = schema.case_petitioners.alias("own")
-            theirs = sa.select(own.c.petitioner_id).where(
-                own.c.view_set == self.view_set, own.c.case_id.in_(list(case_ids))
-            )
-            # Redundant with the join, but it lets SQLite start from these petitioners
-            # instead of scanning every case's (a 300 ms plan at 100k cases).
-            query = query.where(
-                later.c.case_id.in_(list(case_ids)), earlier.c.petitioner_id.in_(theirs)
-            )
-        result: dict[str, dict[str, Any]] = {}
-        rows = conn.execute(query).all()
-        if not rows:
-            return result
-        numbers: dict[Any, Any] = pairs(
-            conn.execute(
-                sa.select(c.c.case_id, c.c.case_number).where(
-                    c.c.view_set == self.view_set,
-                    c.c.case_id.in_({x for row in rows for x in row[:2]}),
-                )
-            ).all()
-        )
-        for later_id, earlier_id, received_s in sorted(rows, key=lambda r: (r[0], r[2], r[1])):
-            result.setdefault(
-                later_id,
-                {
-                    "case_number": numbers[later_id],
-                    "earlier_case_id": earlier_id,
-                    "earlier_case_number": numbers[earlier_id],
-                    "received_at": at(received_s),
-                },
-            )
-        return result
 
     # ------------------------------------------------------------------ desk
 
@@ -550,6 +579,16 @@ class Views:
                 d["case_number"],
             ),
         )
+
+
+CHUNK = 5000
+"""Ids per IN list (SQLite allows 32766 bound values in one statement)."""
+
+
+def chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
 
 
 def _deadline_status(unknown_year: int | None, excluded: str | None) -> str:

@@ -118,17 +118,24 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
                 sa.select(u.c.unit_id, u.c.kind).where(u.c.view_set == views.view_set)
             ).all()
         )
-        repeats = views._repeat_of(conn, None)
         acceptance = _on_time(conn, views, definitions.on_time_acceptance, period, n)
         completion = _on_time(conn, views, definitions.on_time_completion, period, n)
         registration = _on_time(
             conn, views, OnTime(clock="registration", counted_by="started"), period, n
         )
         routing = _on_time(conn, views, OnTime(clock="routing", counted_by="started"), period, n)
-        cases = (
-            conn.execute(sa.select(c).where(c.c.view_set == views.view_set, c.c.registered_s <= n))
-            .mappings()
-            .all()
+        found: dict[str, Any] = {}  # only the cases counted in the period, by its indexes
+        for column in (c.c.registered_period, c.c.accepted_period, c.c.replied_period):
+            for row in conn.execute(
+                sa.select(c).where(
+                    c.c.view_set == views.view_set, c.c.registered_s <= n, column == period
+                )
+            ).mappings():
+                found[row["case_id"]] = row
+        cases = [found[case_id] for case_id in sorted(found)]
+        repeats = views._repeat_of(conn, [case["case_id"] for case in cases])
+        repeated = views.repeated(
+            conn, [case["case_id"] for case in cases if case["replied_period"] == period]
         )
 
     handling: dict[str, dict[str, Ratio]] = defaultdict(lambda: defaultdict(Ratio))
@@ -163,7 +170,8 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
             count(unit, "participation_rate", is_rated, number)
             if is_rated:
                 count(unit, "satisfaction_rate", case["rating"] in satisfied, number)
-            count(unit, "cease_rate", case["appeals"] == 0 and not _repeated(case, repeats), number)
+            ceased = case["appeals"] == 0 and case["case_id"] not in repeated
+            count(unit, "cease_rate", ceased, number)
     for unit_id, ratio in acceptance.items():
         handling[unit_id]["on_time_acceptance_rate"] = ratio
     for unit_id, ratio in completion.items():
@@ -184,11 +192,6 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
         handling=handling_only,
         ranking=rank(views, handling_only),
     )
-
-
-def _repeated(case: Any, repeats: dict[str, dict[str, Any]]) -> bool:
-    """Petitioned again on the same matter after this case (its petitioner came back)."""
-    return any(r["earlier_case_id"] == case["case_id"] for r in repeats.values())
 
 
 def rank(views: Views, units: dict[str, dict[str, Ratio]]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -213,6 +214,16 @@ def _build_in_worker(view_set: str, part: Range, up_to: int) -> int | None:
     return count
 
 
+def start_method() -> str:
+    """Forked workers start at once with everything imported; but a fork copies only the
+    calling thread, so with other threads running (the CLI's progress bar) a lock one of
+    them holds could stay locked in the child: then the workers come from a fork server."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 def build_in_workers(
     engine: sa.Engine,
     view_set: str,
@@ -226,10 +237,10 @@ def build_in_workers(
     """Build the ranges (numbered from 0) in ``workers`` processes, at most two each in
     flight, so memory stays flat however long the log; ``on_range`` gets each range's case
     count, in order."""
-    # Forked workers start at once with everything imported; spawned ones import it all
-    # again, which costs more than judging a small log.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    method = start_method()
     context = multiprocessing.get_context(method)
+    if method == "forkserver":  # its workers then start with the judge already imported
+        context.set_forkserver_preload([__name__])
     turn = context.Condition()
     next_commit = context.Value("q", 0, lock=False)  # guarded by ``turn``
     stop_from = context.Value("q", NEVER, lock=False)

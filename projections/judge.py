@@ -24,7 +24,7 @@ from typing import Any
 
 from domain.calendar import CalendarYearUnknown
 from domain.case import Case
-from domain.deadlines import allowed_extension_days, deadline_end, local_date
+from domain.deadlines import allowed_extension_days, deadline_end
 from domain.rulebook import ClockRule, RuleSet
 from domain.workflow import HELD, Stage
 from projections.directory import Directory
@@ -73,7 +73,7 @@ class ClockRun:
         return self.stopped_at >= self.deadline_end
 
 
-@dataclass
+@dataclass(slots=True)
 class Interval:
     """One stretch of custody (责任链的一段)."""
 
@@ -198,6 +198,14 @@ class _Clocks:
     def running(self) -> list[ClockRun]:
         return list(self.open)
 
+    def local_day(self, instant: datetime) -> date:
+        """The rulebook's local date of an instant of this case (each converted once: a fact
+        starts several clocks, and the summary's instants are facts' instants)."""
+        day = self.local_days.get(instant)
+        if day is None:
+            day = self.local_days[instant] = instant.astimezone(self.tz).date()
+        return day
+
     def advance(self, fact: Fact, state: SimpleNamespace) -> None:
         data = fact.data
         level = data.get("level")
@@ -279,13 +287,9 @@ class _Clocks:
 
     def _compute_deadline(self, run: ClockRun) -> None:
         tz = self.tz
-        started = run.started_at
-        start_day = self.local_days.get(started)
-        if start_day is None:
-            start_day = self.local_days[started] = started.astimezone(tz).date()
         key = (
             run.clock,
-            start_day,
+            self.local_day(run.started_at),
             run.notice_deadline,
             run.extensions,
             run.pause_days,
@@ -374,7 +378,7 @@ def judge_case(facts: Sequence[Fact], rules: RuleSet, directory: Directory) -> J
     clocks = _Clocks(rules)
     pieces: list[_Piece] = []
     patterns: list[Pattern] = []
-    summary: dict[str, Any] = _summary_start(registered, rules, directory)
+    summary: dict[str, Any] = _summary_start(registered, rules, clocks)
     route_trail: list[str] = [registered.data["registering_office"]]
     last_decider: str | None = None
     t_prev = registered.data["received_at"]
@@ -520,11 +524,10 @@ def _received(pieces: list[_Piece], clocks: _Clocks, registered: Fact, t: dateti
     pieces.append([received_at, t, custody, run.deadline_end if run else None, 0, 0])
 
 
-def _summary_start(registered: Fact, rules: RuleSet, directory: Directory) -> dict[str, Any]:
+def _summary_start(registered: Fact, rules: RuleSet, clocks: _Clocks) -> dict[str, Any]:
     d = registered.data
     definitions = rules.rulebook.definitions
-    tz = rules.rulebook.tz
-    received_day = local_date(d["received_at"], tz)
+    received_day = clocks.local_day(d["received_at"])
     return {
         "case_number": d["case_number"],
         "registering_office": d["registering_office"],
@@ -663,7 +666,6 @@ def _finish_summary(
     route_trail: list[str],
 ) -> None:
     book = rules.rulebook
-    tz = book.tz
     definitions = book.definitions
     current = intervals[-1] if intervals and intervals[-1].end is None else None
     summary.update(
@@ -694,7 +696,7 @@ def _finish_summary(
         ("registered_period", "registered_at"),
     ):
         at = summary[name]
-        summary[key] = period_label(definitions.period, local_date(at, tz)) if at else None
+        summary[key] = period_label(definitions.period, clocks.local_day(at)) if at else None
     fcs = definitions.first_contact_settlement
     run = None
     for candidate in clocks.runs:

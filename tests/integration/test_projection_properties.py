@@ -5,6 +5,7 @@ the same state."""
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections import projector as projector_module
+from projections.building import start_method
 from projections.projector import Projector
 from projections.queries import Views
 from projections.rebuild import rebuild
@@ -104,4 +106,28 @@ def test_a_rebuild_judged_in_worker_processes_equals_one_judged_in_process(
     serial = rebuild(engine, NATIONAL, name="serial", workers=1, cases_per_commit=2)
     parallel = rebuild(engine, NATIONAL, name="parallel", workers=2, cases_per_commit=2)
     assert dump(engine, serial) == dump(engine, parallel)
+    assert dump(engine, serial)["rm_cases"]
+
+
+def test_workers_started_beside_other_threads_build_the_same_views(
+    ledger: Ledger, clock: Clock
+) -> None:
+    """Under the CLI a progress bar runs in a thread of its own: forking then could leave a
+    lock it holds locked in the workers, so they come from a fork server instead, and build
+    the same views."""
+    world = build_world(ledger, datetime(2025, 1, 1, tzinfo=UTC))
+    write_random_history(world, clock, random.Random(5), cases=6, steps=60)
+    engine = ledger.engine
+    stop = threading.Event()
+    progress_bar = threading.Thread(target=stop.wait)
+    progress_bar.start()
+    try:
+        assert start_method() != "fork"
+        threaded = rebuild(engine, NATIONAL, name="threaded", workers=2, cases_per_commit=2)
+    finally:
+        stop.set()
+        progress_bar.join()
+    assert start_method() == "fork"
+    serial = rebuild(engine, NATIONAL, name="serial", workers=1, cases_per_commit=2)
+    assert dump(engine, threaded) == dump(engine, serial)
     assert dump(engine, serial)["rm_cases"]

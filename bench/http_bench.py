@@ -14,8 +14,8 @@ compete with the server for the same cores. One JSON line per database, every fi
 whether each target was met. Only loopback is ever contacted, every loop is bounded, and
 the server is stopped at the end.
 
-Databases: SQLite in a fresh temp dir; PostgreSQL database ``postgres`` (never ``test``, which
-the suite resets), its public schema reset first (``BENCH_POSTGRES_URL`` overrides).
+Databases: SQLite in a fresh temp dir; PostgreSQL: the database ``BENCH_POSTGRES_URL`` names
+(required: its public schema is reset first; never the test suite's).
 
 Latency is measured from the moment a command was due by the schedule (so a server that falls
 behind is charged for the queueing it causes) and, for reference, from when it was sent.
@@ -47,13 +47,11 @@ import httpx
 import sqlalchemy as sa
 
 from api.security import Role, issue
+from bench.rebuild_bench import postgres_url
 from ledger.application import Actor, Ledger
 from ledger.settings import Settings
 from tests.world import World, build_world
 
-POSTGRES = os.environ.get(
-    "BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
 HOST = "127.0.0.1"  # the only address this benchmark ever contacts
 SECRET = "http-bench-secret-" + "b" * 40
 TARGET_RATIO = 0.5
@@ -95,14 +93,15 @@ class Setup:
 def fresh_url(db: str, workdir: Path) -> str:
     if db == "sqlite":
         return f"sqlite:///{workdir}/bench.sqlite3"
-    engine = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    url = postgres_url()
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(sa.text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
-    return POSTGRES
+    return url
 
 
 def register(ledger: Ledger, world: World, count: int) -> list[tuple[UUID, str]]:

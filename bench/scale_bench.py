@@ -40,13 +40,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.rebuild_bench import postgres_url
+
 ROOT = Path(__file__).resolve().parent.parent
 NATIONAL = ROOT / "rulebooks" / "2022-national.toml"
 LOCAL = ROOT / "rulebooks" / "local-working-days.toml"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)  # the generated data set's "today"
-POSTGRES = os.environ.get(
-    "BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
 BARE_SAMPLE = 200_000
 BATCH = 5000
 
@@ -58,7 +57,7 @@ def log(message: str) -> None:
 def url_for(db: str, workdir: Path) -> str:
     if db == "sqlite":
         return f"sqlite:///{workdir / 'scale.sqlite3'}"
-    return POSTGRES
+    return postgres_url()
 
 
 def empty(url: str) -> None:

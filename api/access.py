@@ -130,6 +130,15 @@ class Scope:
         self.views = views
         self.units = subtree(views, principal.unit.hex)
 
+    def everything(self) -> bool:
+        """Does the scope hold every unit of the directory (a province's inspector)?"""
+        u = schema.units
+        with self.views.engine.connect() as conn:
+            count = conn.execute(
+                sa.select(sa.func.count()).where(u.c.view_set == self.views.view_set)
+            ).scalar()
+        return len(self.units) >= (count or 0)
+
     def covers(self, unit: str | None) -> bool:
         return unit is not None and unit in self.units
 
@@ -183,8 +192,8 @@ class Scope:
                     found.update(case_id for (case_id,) in conn.execute(query))
         return found
 
-    def filter_parties(self, rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-        """Keep the rows whose unit (or person, by their memberships) is in scope."""
+    def parties(self) -> set[str]:
+        """The units in scope and the people who belong to one of them."""
         m = schema.memberships
         with self.views.engine.connect() as conn:
             members = {
@@ -194,7 +203,12 @@ class Scope:
                 )
                 if unit in self.units
             }
-        return [r for r in rows if r.get(key) in self.units or r.get(key) in members]
+        return self.units | members
+
+    def filter_parties(self, rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        """Keep the rows whose unit (or person, by their memberships) is in scope."""
+        allowed = self.parties()
+        return [r for r in rows if r.get(key) in allowed]
 
 
 def case_units(views: Views, case_id: str, registered: dict[str, Any], clerk: str) -> CaseUnits:

@@ -22,7 +22,8 @@ from api.readmodel import built_views
 from api.routes_cases import named, named_rows, views_for
 from api.security import Principal
 from ledger.application import Ledger
-from projections.rebuild import diff_ranking, diff_statistics, moved_cases, periods
+from projections.queries import BoardPage, Views, names
+from projections.rebuild import diff_ranking, diff_statistics, moved_cases, moved_page, periods
 from projections.statistics import unit_statistics
 
 _FILE = {"schema": {"type": "string", "format": "binary"}}
@@ -60,11 +61,32 @@ def delay_rows(
     views, now = views_for(ledger, as_of, after)
     scope = access.Scope(principal, views)
     if top is not None and only is None:
-        rows = views.delay_board(by, now, top=top)
+        rows = views.delay_board(by, now, top=top, within=scope.parties())
     else:
         rows = views.who_delayed_what(by, now, only=None if only is None else [only])
-    rows = scope.filter_parties(rows, "party")
+        rows = scope.filter_parties(rows, "party")
     return named_rows(views, [{**r, "party_id": r["party"]} for r in rows])
+
+
+def delay_board_page(
+    ledger: Ledger,
+    principal: Principal,
+    by: Party,
+    as_of: datetime | None,
+    *,
+    top: int,
+    limit: int,
+    offset: int,
+) -> BoardPage:
+    """One page of the delay board (worst parties first) in the caller's scope: each party's
+    totals and only its ``top`` worst cases."""
+    access.require_view(principal, "delay")
+    views, now = views_for(ledger, as_of, None)
+    scope = access.Scope(principal, views)
+    page = views.delay_board_page(
+        by, now, top=top, within=scope.parties(), limit=limit, offset=offset
+    )
+    return page._replace(rows=named_rows(views, [{**r, "party_id": r["party"]} for r in page.rows]))
 
 
 def pattern_rows(
@@ -84,6 +106,25 @@ def pattern_rows(
     visible = scope.visible_cases({r["case_id"] for r in found if r["unit"] is None})
     rows = [r for r in found if scope.covers(r["unit"]) or r["case_id"] in visible]
     return named_rows(views, rows)
+
+
+def pattern_page(
+    ledger: Ledger,
+    principal: Principal,
+    kinds: tuple[str, ...],
+    as_of: datetime | None,
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the patterns of these kinds in the caller's scope (the rule of
+    ``pattern_rows``, applied in the database), latest first, and how many there are."""
+    access.require_view(principal, "patterns")
+    views, now = views_for(ledger, as_of, None)
+    scope = access.Scope(principal, views)
+    units = None if scope.everything() else scope.units
+    rows, total = views.pattern_page(kinds, now, units=units, limit=limit, offset=offset)
+    return named_rows(views, rows), total
 
 
 def statistics_result(
@@ -119,21 +160,60 @@ def rule_diff(
         "periods": {},
     }
     for p in [period] if period else sorted(set(periods(va)) | set(periods(vb))):
-        sa_, sb = unit_statistics(va, p, now), unit_statistics(vb, p, now)
-        changes = scope.filter_parties([c.__dict__ for c in diff_statistics(sa_, sb)], "unit")
-        ranking = [
-            {"unit": r["unit"], "before": _place(r["before"]), "after": _place(r["after"])}
-            for r in scope.filter_parties(diff_ranking(sa_, sb), "unit")
-        ]
-        if changes or ranking:
-            report["periods"][p] = {
-                "statistics": [named(va, c) for c in changes],
-                "ranking": [named(va, r) for r in ranking],
-            }
+        found = _period_diff(va, vb, scope, p, now)
+        if found["statistics"] or found["ranking"]:
+            report["periods"][p] = found
     moved = moved_cases(va, vb)
     visible = scope.visible_cases({m["case_id"] for m in moved})
     report["moved_cases"] = [plain(m) for m in moved if m["case_id"] in visible]
     return report
+
+
+def _period_diff(
+    va: Views, vb: Views, scope: access.Scope, period: str, now: datetime
+) -> dict[str, Any]:
+    """The statistics and ranking places of the units in scope that differ in one period."""
+    sa_, sb = unit_statistics(va, period, now), unit_statistics(vb, period, now)
+    allowed = scope.parties()
+    changes = [c.__dict__ for c in diff_statistics(sa_, sb) if c.unit in allowed]
+    ranking = [
+        {"unit": r["unit"], "before": _place(r["before"]), "after": _place(r["after"])}
+        for r in diff_ranking(sa_, sb)
+        if r["unit"] in allowed
+    ]
+    known = names(va)
+    return {
+        "statistics": [named(va, c, known) for c in changes],
+        "ranking": [named(va, r, known) for r in ranking],
+    }
+
+
+def rule_diff_page(
+    ledger: Ledger,
+    principal: Principal,
+    a: str,
+    b: str,
+    period: str,
+    *,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """What the console shows of two view sets: one period's differences, and a page of the
+    runs whose deadline or lateness moved (cut in the database) with how many there are."""
+    access.require_view(principal, "statistics")
+    va, vb = built_views(ledger, a), built_views(ledger, b)
+    scope = access.Scope(principal, va)
+    moved, total = moved_page(
+        va, vb, limit=limit, offset=offset, units=None if scope.everything() else list(scope.units)
+    )
+    return {
+        "a": {"view_set": va.view_set, "rulebook": va.rules.rulebook.name},
+        "b": {"view_set": vb.view_set, "rulebook": vb.rules.rulebook.name},
+        "period": period,
+        **_period_diff(va, vb, scope, period, datetime.now(UTC)),
+        "moved_cases": [plain(m) for m in moved],
+        "moved_total": total,
+    }
 
 
 def _place(entry: dict[str, Any] | None) -> dict[str, Any] | None:

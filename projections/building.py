@@ -30,7 +30,7 @@ from sqlalchemy_utils.types.uuid import UUIDType
 
 from domain.rulebook import RuleSet
 from ledger.persistence import engine_options
-from projections import log, schema
+from projections import delay_totals, log, schema
 from projections.bulk import insert_tuples
 from projections.directory import Directory
 from projections.facts import CASE_TOPIC_PREFIX, decode_all, hex_id
@@ -142,6 +142,9 @@ def commit_range(
         conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
     for table in schema.CASE_TABLES:
         insert_tuples(conn, table, rows[table.name])
+    totals = delay_totals.Change()  # a range's cases are new to the view set: only added
+    totals.add_written(rows)
+    delay_totals.apply(conn, view_set, totals)
     if end is not None:
         conn.execute(
             schema.view_sets.update()

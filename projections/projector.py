@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.rulebook import RuleSet
-from projections import log, schema
+from projections import delay_totals, log, schema
 from projections.bulk import insert_rows, insert_tuples
 from projections.directory import Directory
 from projections.facts import Fact
@@ -131,7 +131,10 @@ def write_judged(
     *,
     replace: list[str],
 ) -> None:
-    """Write judged rows, first deleting the rows the ``replace`` cases had."""
+    """Write judged rows, first deleting the rows the ``replace`` cases had; the totals
+    over cases follow (what the old rows brought taken away, the new rows' added)."""
+    change = delay_totals.take_away_stored(conn, view_set, replace)
+    change.add_written(batches)
     for table in schema.CASE_TABLES:
         for chunk in _chunks(replace, 500):
             conn.execute(
@@ -139,6 +142,7 @@ def write_judged(
             )
     for table in schema.CASE_TABLES:
         insert_tuples(conn, table, batches[table.name])
+    delay_totals.apply(conn, view_set, change)
 
 
 def judged_rows(

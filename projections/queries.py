@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -22,6 +22,7 @@ from sqlalchemy.sql.functions import GenericFunction
 from domain.deadlines import duration_in_days
 from domain.rulebook import RuleSet
 from projections import schema
+from projections.delay_totals import microseconds
 
 DAY_S = 86_400.0
 
@@ -84,6 +85,12 @@ def _run_overdue_expr(now: float) -> sa.ColumnElement[float]:
         ),
         else_=0.0,
     )
+
+
+class BoardPage(NamedTuple):
+    rows: list[dict[str, Any]]
+    parties: int
+    most_overdue_days: Decimal
 
 
 class Views:
@@ -224,7 +231,7 @@ class Views:
         n: float,
         only: Sequence[str] | None = None,
         *,
-        cases: sa.Select[Any] | None = None,
+        cases: sa.Select[Any] | list[str] | None = None,
     ) -> sa.Subquery:
         """(case, party, stage, overdue seconds at ``n``) of every custody interval, and for
         units every 督办 notice run: what who-delayed-what adds up (for ``only`` these
@@ -276,98 +283,166 @@ class Views:
             sa.select(d.c.case_id).where(d.c.view_set == self.view_set, d.c.ended_s > n),
         )
 
-    def delay_board(self, party: str, now: datetime, *, top: int = 5) -> list[dict[str, Any]]:
+    def delay_board(
+        self,
+        party: str,
+        now: datetime,
+        *,
+        top: int = 5,
+        within: Collection[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         """``who_delayed_what`` added up in the database: the same totals per party, with only
         each party's ``top`` worst cases (by exact overdue time) — a board that stays cheap
         when a party held tens of thousands of cases. ``cases_listed`` is how many cases
-        ``who_delayed_what`` would list.
+        ``who_delayed_what`` would list. See :meth:`delay_board_page`."""
+        return self.delay_board_page(
+            party, now, top=top, within=within, limit=limit, offset=offset
+        ).rows
 
-        A case whose custody has all ended is read as the projector added it up when it
-        judged the case (``rm_delay_parts``: its overdue time per party and stage is settled);
-        only the cases still moving (:meth:`_live_cases`) are computed from their intervals
-        at ``now``, and the two are added up here."""
+    def delay_board_page(
+        self,
+        party: str,
+        now: datetime,
+        *,
+        top: int = 5,
+        within: Collection[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> BoardPage:
+        """The board's rows ``offset`` to ``offset + limit`` (worst first) of the parties
+        ``within`` (all if None), how many parties there are and the most overdue days of
+        one (the scale of every page's bars).
+
+        The settled cases (custody all ended, no notice running) are read as the projector
+        added them up, one row per party (``rm_delay_totals``, ``rm_delay_stage_totals``);
+        a settled case that ended after ``now`` is taken away from them again
+        (``rm_delay_parts``). The cases still moving at ``now`` (:meth:`_live_cases`, which
+        includes those) are computed from their intervals. Only the parties shown have their
+        worst cases looked up (``rm_delay_cases``, in index order)."""
         n = now.timestamp()
-        d = schema.delay_parts
-        live = self._live_cases(n).subquery()
-        settled = (
-            d.c.view_set == self.view_set,
-            d.c.kind == party,
-            d.c.case_id.not_in(sa.select(live.c.case_id)),
-        )
-        per_case = (
-            sa.select(d.c.party, d.c.case_id, sa.func.sum(d.c.overdue_s).label("o"))
-            .where(*settled)
-            .group_by(d.c.party, d.c.case_id)
-            .subquery()
-        )
-        late = sa.case((per_case.c.o > 0, 1), else_=0)
-        totals = sa.select(
-            per_case.c.party,
-            sa.func.count(),
-            sa.func.sum(late),
-            sa.func.sum(per_case.c.o),
-            sa.func.max(per_case.c.o),
-        ).group_by(per_case.c.party)
-        stages = (
-            sa.select(d.c.party, d.c.stage, sa.func.sum(d.c.overdue_s))
-            .where(*settled)
-            .group_by(d.c.party, d.c.stage)
-        )
-        rank = sa.func.row_number().over(
-            partition_by=per_case.c.party, order_by=(per_case.c.o.desc(), per_case.c.case_id)
-        )
-        ranked = (
-            sa.select(per_case.c.party, per_case.c.case_id, per_case.c.o, rank.label("rank"))
-            .where(per_case.c.o > 0)
-            .subquery()
-        )
-        worst = sa.select(ranked.c.party, ranked.c.case_id, ranked.c.o).where(ranked.c.rank <= top)
-        moving = self._overdue_parts(party, n, cases=sa.select(live.c.case_id))
-        # party -> [cases held, cases overdue, overdue seconds, worst seconds]
-        sums: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
-        by_stage: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        candidates: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        totals, stage_totals, d = schema.delay_totals, schema.delay_stage_totals, schema.delay_parts
+        mine = (totals.c.view_set == self.view_set, totals.c.kind == party)
+        # party -> [cases held, cases overdue, overdue µs of the settled cases]
+        settled: dict[str, list[int]] = {}
+        stage_us: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         with self.engine.connect() as conn:
-            for who, held, overdue_cases, total, worst_s in conn.execute(totals):
-                sums[who] = [held, int(overdue_cases or 0), total or 0.0, worst_s or 0.0]
-            for who, stage, overdue in conn.execute(stages):
-                by_stage[who][stage] += overdue or 0.0
-            for who, case_id, overdue in conn.execute(worst):
-                candidates[who].append((overdue, case_id))
+            for who, held, overdue_cases, us in conn.execute(
+                sa.select(
+                    totals.c.party, totals.c.cases_held, totals.c.cases_overdue, totals.c.overdue_us
+                ).where(*mine)
+            ):
+                settled[who] = [held, overdue_cases, us]
+            for who, stage, us in conn.execute(
+                sa.select(
+                    stage_totals.c.party, stage_totals.c.stage, stage_totals.c.overdue_us
+                ).where(stage_totals.c.view_set == self.view_set, stage_totals.c.kind == party)
+            ):
+                stage_us[who][stage] += us
+            # Settled since ``now``: not settled at ``now``; read below from the intervals.
+            ended_later: dict[tuple[str, str], int] = defaultdict(int)
+            for case_id, who, stage, overdue_s in conn.execute(
+                sa.select(d.c.case_id, d.c.party, d.c.stage, d.c.overdue_s).where(
+                    d.c.view_set == self.view_set, d.c.kind == party, d.c.ended_s > n
+                )
+            ):
+                us = microseconds(overdue_s)
+                ended_later[who, case_id] += us
+                stage_us[who][stage] -= us
+            for (who, _), us in ended_later.items():
+                held = settled[who]
+                held[0] -= 1
+                held[1] -= us > 0
+                held[2] -= us
             moving_cases: dict[tuple[str, str], float] = defaultdict(float)
-            for case_id, who, stage, overdue in conn.execute(sa.select(moving)):
-                moving_cases[who, case_id] += overdue or 0.0
-                by_stage[who][stage] += overdue or 0.0
+            moving_stages: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+            # The moving cases' ids first, then their intervals by key: given the cases as a
+            # subquery, SQLite walks every interval of the parties' index instead.
+            live = [case_id for (case_id,) in conn.execute(self._live_cases(n))]
+            for chunk in chunks(live):
+                moving = self._overdue_parts(party, n, cases=chunk)
+                for case_id, who, stage, overdue in conn.execute(sa.select(moving)):
+                    moving_cases[who, case_id] += overdue or 0.0
+                    moving_stages[who][stage] += overdue or 0.0
+            # party -> [cases held, cases overdue, overdue seconds, worst moving seconds]
+            sums: dict[str, list[float]] = {
+                who: [held, overdue_cases, us / 1e6, 0.0]
+                for who, (held, overdue_cases, us) in settled.items()
+                if held > 0
+            }
+            candidates: dict[str, list[tuple[float, str]]] = defaultdict(list)
             for (who, case_id), overdue in moving_cases.items():
-                party_sums = sums[who]
+                party_sums = sums.setdefault(who, [0, 0, 0.0, 0.0])
                 party_sums[0] += 1
                 party_sums[1] += overdue > 0
                 party_sums[2] += overdue
                 party_sums[3] = max(party_sums[3], overdue)
                 if overdue > 0:
                     candidates[who].append((overdue, case_id))
-            shown = {
-                who: sorted(found, key=lambda x: (-x[0], x[1]))[:top]
-                for who, found in candidates.items()
+            allowed = set(within) if within is not None else None
+            ordered = sorted(
+                (who for who in sums if allowed is None or who in allowed),
+                key=lambda who: (-sums[who][2], who),
+            )
+            shown = ordered[offset:] if limit is None else ordered[offset : offset + limit]
+            worst_cases = {
+                who: sorted(
+                    [*candidates[who], *self._worst_settled(conn, party, who, n, top)],
+                    key=lambda x: (-x[0], x[1]),
+                )[:top]
+                for who in shown
             }
-            numbers = self.case_numbers(conn, {c for found in shown.values() for _, c in found})
-        board = [
-            {
-                "party": who,
-                "cases_held": int(held),
-                "cases_overdue": int(overdue_cases),
-                "overdue_s": total,
-                "overdue_days": days(total, self.decimals),
-                "worst_days": days(worst_s, self.decimals),
-                "by_stage": {
-                    s: days(v, self.decimals) for s, v in sorted(by_stage[who].items()) if v > 0
-                },
-                "cases": self._listed(shown.get(who, []), numbers),
-                "cases_listed": int(overdue_cases),
-            }
-            for who, (held, overdue_cases, total, worst_s) in sums.items()
+            numbers = self.case_numbers(
+                conn, {c for found in worst_cases.values() for _, c in found}
+            )
+        board = []
+        for who in shown:
+            held, overdue_cases, total, worst_moving = sums[who]
+            listed = worst_cases[who]
+            stages = {s: us / 1e6 for s, us in stage_us[who].items()}
+            for s, v in moving_stages[who].items():
+                stages[s] = stages.get(s, 0.0) + v
+            board.append(
+                {
+                    "party": who,
+                    "cases_held": int(held),
+                    "cases_overdue": int(overdue_cases),
+                    "overdue_s": total,
+                    "overdue_days": days(total, self.decimals),
+                    "worst_days": days(
+                        max(worst_moving, *(o for o, _ in listed[:1]), 0.0), self.decimals
+                    ),
+                    "by_stage": {
+                        s: days(v, self.decimals) for s, v in sorted(stages.items()) if v > 0
+                    },
+                    "cases": self._listed(listed, numbers),
+                    "cases_listed": int(overdue_cases),
+                }
+            )
+        most = days(sums[ordered[0]][2], self.decimals) if ordered else Decimal(0)
+        return BoardPage(board, len(ordered), most)
+
+    def _worst_settled(
+        self, conn: sa.Connection, party: str, who: str, n: float, top: int
+    ) -> list[tuple[float, str]]:
+        """A party's ``top`` worst settled cases at ``n``, from the index."""
+        c = schema.delay_cases
+        return [
+            (overdue, case_id)
+            for case_id, overdue in conn.execute(
+                sa.select(c.c.case_id, c.c.overdue_s)
+                .where(
+                    c.c.view_set == self.view_set,
+                    c.c.kind == party,
+                    c.c.party == who,
+                    c.c.overdue_s > 0,
+                    c.c.ended_s <= n,
+                )
+                .order_by(c.c.overdue_s.desc(), c.c.case_id)
+                .limit(top)
+            )
         ]
-        return sorted(board, key=lambda p: (-p["overdue_s"], p["party"]))
 
     def _listed(
         self, shown: list[tuple[float, str]], numbers: dict[Any, Any]
@@ -485,24 +560,162 @@ class Views:
                     )
         return found
 
+    def pattern_page(
+        self,
+        kinds: Collection[str],
+        now: datetime,
+        *,
+        units: Collection[str] | None = None,
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Patterns of these kinds found by ``now``, latest first, ``limit`` from ``offset``,
+        and how many there are: cut in the database, so a page costs the same at any size.
+        ``units``: only the patterns of these units, or with no unit (a repeat petition), of
+        the cases involving one of them (None: all)."""
+        n = now.timestamp()
+        p, r, c = schema.patterns, schema.clock_runs, schema.cases
+        parts: list[sa.Select[Any]] = []
+        stored = [k for k in kinds if k not in ("ignored_supervision", "repeat")]
+        if stored:
+            parts.append(
+                sa.select(
+                    p.c.kind,
+                    p.c.case_id,
+                    p.c.unit,
+                    p.c.person,
+                    p.c.at_s,
+                    p.c.detail,
+                    sa.null().label("notice_no"),
+                    sa.null().label("deadline"),
+                    sa.null().label("earlier"),
+                ).where(p.c.view_set == self.view_set, p.c.kind.in_(stored), p.c.at_s <= n)
+            )
+        if "ignored_supervision" in kinds:
+            parts.append(
+                sa.select(
+                    sa.literal("ignored_supervision").label("kind"),
+                    r.c.case_id,
+                    r.c.unit,
+                    sa.null().label("person"),
+                    r.c.deadline_end_s.label("at_s"),
+                    sa.null().label("detail"),
+                    r.c.notice_no,
+                    r.c.deadline,
+                    sa.null().label("earlier"),
+                ).where(*self._ignored_supervision_where(n))
+            )
+        if "repeat" in kinds:
+            later, earlier = (
+                schema.case_petitioners.alias("later"),
+                schema.case_petitioners.alias("e"),
+            )
+            pairs_ = self._repeats_query(later, earlier).subquery()
+            first = (
+                sa.select(
+                    pairs_.c[0].label("case_id"),
+                    sa.func.max(pairs_.c[2]).label("received_s"),
+                    sa.func.min(pairs_.c[1]).label("earlier"),
+                )
+                .group_by(pairs_.c[0])
+                .subquery()
+            )
+            parts.append(
+                sa.select(
+                    sa.literal("repeat").label("kind"),
+                    first.c.case_id,
+                    sa.null().label("unit"),
+                    sa.null().label("person"),
+                    first.c.received_s.label("at_s"),
+                    sa.null().label("detail"),
+                    sa.null().label("notice_no"),
+                    sa.null().label("deadline"),
+                    first.c.earlier,
+                )
+            )
+        if not parts:
+            return [], 0
+        found = sa.union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+        query = sa.select(found, c.c.case_number).join(
+            c, sa.and_(c.c.view_set == self.view_set, c.c.case_id == found.c.case_id)
+        )
+        if units is not None:
+            allowed = list(units)
+            query = query.where(
+                sa.or_(
+                    found.c.unit.in_(allowed),
+                    sa.and_(found.c.unit.is_(None), found.c.case_id.in_(self._involving(allowed))),
+                )
+            )
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
+            rows = (
+                conn.execute(
+                    query.order_by(found.c.at_s.desc(), c.c.case_number.desc(), found.c.kind)
+                    .limit(limit)
+                    .offset(offset)
+                )
+                .mappings()
+                .all()
+            )
+            repeats_of = self.case_numbers(conn, {r["earlier"] for r in rows if r["earlier"]})
+        page = []
+        for row in rows:
+            if row["kind"] == "repeat":
+                detail: dict[str, Any] = {"repeat_of": repeats_of[row["earlier"]]}
+            elif row["kind"] == "ignored_supervision":
+                detail = {"notice_no": row["notice_no"], "deadline": str(row["deadline"])}
+            else:
+                detail = json.loads(row["detail"])
+            page.append(
+                {
+                    "kind": row["kind"],
+                    "case_id": row["case_id"],
+                    "case_number": row["case_number"],
+                    "unit": row["unit"],
+                    "person": row["person"],
+                    "at": at(row["at_s"]),
+                    "detail": detail,
+                }
+            )
+        return page, int(total or 0)
+
+    def _involving(self, units: list[str]) -> sa.CompoundSelect[Any]:
+        """The cases any of these units is involved in: registered, concerned, held, or
+        supervised (the rule of ``access.Scope.sees``)."""
+        c, t, r = schema.cases, schema.custody, schema.clock_runs
+        vs = self.view_set
+        return sa.union(
+            sa.select(c.c.case_id).where(
+                c.c.view_set == vs,
+                sa.or_(c.c.registering_office.in_(units), c.c.concerned_unit.in_(units)),
+            ),
+            sa.select(t.c.case_id).where(t.c.view_set == vs, t.c.holder_unit.in_(units)),
+            sa.select(r.c.case_id).where(r.c.view_set == vs, r.c.unit.in_(units)),
+        )
+
+    def _ignored_supervision_where(self, n: float) -> tuple[sa.ColumnElement[bool], ...]:
+        r = schema.clock_runs
+        return (
+            r.c.view_set == self.view_set,
+            r.c.held_by == "supervised_unit",
+            r.c.started_s <= n,
+            r.c.cancelled.is_(False),
+            # its deadline passed before an answer came (or before now, if none has)
+            r.c.deadline_end_s < least(sa.func.coalesce(r.c.stopped_s, n), n),
+            sa.or_(
+                r.c.stopped_s.is_(None),
+                r.c.stopped_s > n,
+                r.c.ended_by != "SupervisionAnswered",
+            ),
+        )
+
     def _ignored_supervision(self, conn: sa.Connection, n: float) -> list[dict[str, Any]]:
         r, c = schema.clock_runs, schema.cases
         rows = conn.execute(
             sa.select(r, c.c.case_number)
             .join(c, sa.and_(c.c.view_set == r.c.view_set, c.c.case_id == r.c.case_id))
-            .where(
-                r.c.view_set == self.view_set,
-                r.c.held_by == "supervised_unit",
-                r.c.started_s <= n,
-                r.c.cancelled.is_(False),
-                # its deadline passed before an answer came (or before now, if none has)
-                r.c.deadline_end_s < least(sa.func.coalesce(r.c.stopped_s, n), n),
-                sa.or_(
-                    r.c.stopped_s.is_(None),
-                    r.c.stopped_s > n,
-                    r.c.ended_by != "SupervisionAnswered",
-                ),
-            )
+            .where(*self._ignored_supervision_where(n))
         ).mappings()
         return [
             {

@@ -138,6 +138,10 @@ _columns(
     schema.delay_parts,
     ("view_set", "case_id", "kind", "party", "stage", "overdue_s", "ended_s"),
 )
+_columns(
+    schema.delay_cases,
+    ("view_set", "case_id", "kind", "party", "overdue_s", "ended_s"),
+)
 _plain, _held, _flags = itemgetter(*_PLAIN), itemgetter(*_HELD), itemgetter(*_FLAGS)
 _outcome, _closing = itemgetter(*_OUTCOME), itemgetter(*_CLOSING)
 
@@ -259,20 +263,22 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
             )
             for n, p in enumerate(judgment.patterns)
         ],
-        "rm_delay_parts": delay_parts(view_set, judgment),
+        **settled_delay(view_set, judgment),
     }
 
 
-def delay_parts(view_set: str, judgment: Judgment) -> list[Row]:
-    """The case's closed custody intervals (and closed 督办 notice runs, against the
-    supervised unit) added up per party kind, party and stage: the part of the delay board
-    that no longer moves. Each interval's overdue part is what ``queries.overdue_expr`` gives
-    at any instant after its end; the open ones are left to the board to add at its instant."""
+def settled_delay(view_set: str, judgment: Judgment) -> dict[str, list[Row]]:
+    """The delay board's rows of a *settled* case — all custody ended, no 督办 notice running,
+    so its overdue time no longer depends on "now": per party kind, party and stage
+    (``rm_delay_parts``) and per party (``rm_delay_cases``). Each interval's overdue part is
+    what ``queries.overdue_expr`` gives at any instant after its end. A case still moving has
+    none: the board reads it from its intervals at its instant."""
+    none: dict[str, list[Row]] = {"rm_delay_parts": [], "rm_delay_cases": []}
     parts: dict[tuple[str, str | None, str], float] = {}
     ends: list[float] = []
     for i in judgment.intervals:
         if i.end is None:
-            continue
+            return none
         end = i.end.timestamp()
         ends.append(end)
         overdue = 0.0
@@ -283,8 +289,10 @@ def delay_parts(view_set: str, judgment: Judgment) -> list[Row]:
             if holder is not None:
                 parts[kind, holder, stage] = parts.get((kind, holder, stage), 0.0) + overdue
     for r in judgment.runs:
-        if r.held_by != "supervised_unit" or r.stopped_at is None:
+        if r.held_by != "supervised_unit":
             continue
+        if r.stopped_at is None:
+            return none
         end = r.stopped_at.timestamp()
         ends.append(end)
         overdue = 0.0
@@ -292,13 +300,22 @@ def delay_parts(view_set: str, judgment: Judgment) -> list[Row]:
             overdue = max(end - r.deadline_end.timestamp(), 0.0)
         parts["unit", r.unit, r.clock] = parts.get(("unit", r.unit, r.clock), 0.0) + overdue
     if not parts:
-        return []
+        return none
     ended = max(ends)
     cid = judgment.case_id
-    return [
-        (view_set, cid, kind, party, stage, overdue, ended)
-        for (kind, party, stage), overdue in parts.items()
-    ]
+    per_party: dict[tuple[str, str | None], float] = {}
+    for (kind, party, _), overdue in parts.items():
+        per_party[kind, party] = per_party.get((kind, party), 0.0) + overdue
+    return {
+        "rm_delay_parts": [
+            (view_set, cid, kind, party, stage, overdue, ended)
+            for (kind, party, stage), overdue in parts.items()
+        ],
+        "rm_delay_cases": [
+            (view_set, cid, kind, party, overdue, ended)
+            for (kind, party), overdue in per_party.items()
+        ],
+    }
 
 
 def directory_rows(view_set: str, directory: Directory) -> dict[str, list[dict[str, Any]]]:

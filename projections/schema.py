@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-PROJECTION_VERSION = 2
+PROJECTION_VERSION = 3
 """The shape and meaning of the rows a fact produces. Part of every view set's digest, so views
-built by an earlier projector are never read as if they were this one's (2: rm_delay_parts)."""
+built by an earlier projector are never read as if they were this one's (2: rm_delay_parts;
+3: the delay board's totals per party, kept by the projector)."""
 
 metadata = sa.MetaData()
 
@@ -162,7 +163,8 @@ clock_runs = sa.Table(
     sa.Column("stopped_period", sa.String(16)),
     sa.Column("deadline_period", sa.String(16)),
     sa.Index("rm_clock_runs_unit", "view_set", "unit", "clock"),
-    sa.Index("rm_clock_runs_open", "view_set", "stopped_s"),  # the running ones, for the board
+    # The running 督办 notices, for the board (most running clocks are a case's own).
+    sa.Index("rm_clock_runs_notices_open", "view_set", "held_by", "stopped_s"),
     # The on-time rates: one clock's runs counted in a period.
     sa.Index("rm_clock_runs_deadline_period", "view_set", "clock", "deadline_period"),
     sa.Index("rm_clock_runs_started_period", "view_set", "clock", "started_period"),
@@ -185,11 +187,11 @@ patterns = sa.Table(
 delay_parts = sa.Table(
     "rm_delay_parts",
     metadata,
-    # What the delay board adds up, settled once it ends: per case, party kind (unit, person,
-    # leader), party and stage, the overdue seconds of the case's *closed* custody intervals
-    # (and 督办 notice runs) with that party. Only open intervals depend on "now"; ``ended_s``
-    # is the case's last closed end, so a board asked for an earlier instant knows which
-    # cases it must read from the intervals instead.
+    # What the delay board adds up, of a *settled* case only (no custody open, no 督办 notice
+    # running: its overdue time no longer moves): per party kind (unit, person, leader),
+    # party and stage, the overdue seconds of its custody intervals (and notice runs) with
+    # that party. ``ended_s`` is the case's last end, so a board asked for an earlier instant
+    # knows which cases it must read from the intervals instead.
     sa.Column("view_set", VIEW_SET, nullable=False),
     sa.Column("case_id", ID, nullable=False),
     sa.Column("kind", sa.String(8), nullable=False),
@@ -198,9 +200,48 @@ delay_parts = sa.Table(
     sa.Column("overdue_s", sa.Float, nullable=False),
     sa.Column("ended_s", sa.Float, nullable=False),
     sa.Index("rm_delay_parts_case", "view_set", "case_id"),
-    sa.Index("rm_delay_parts_board", "view_set", "kind", "party", "case_id", "stage", "overdue_s"),
-    sa.Index("rm_delay_parts_stage", "view_set", "kind", "party", "stage", "case_id", "overdue_s"),
     sa.Index("rm_delay_parts_ended", "view_set", "ended_s"),
+)
+
+delay_cases = sa.Table(
+    "rm_delay_cases",
+    metadata,
+    # A settled case's overdue seconds per party (its parts added up over the stages): the
+    # board's worst cases of a party, read in order from the index.
+    sa.Column("view_set", VIEW_SET, nullable=False),
+    sa.Column("case_id", ID, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("party", ID),
+    sa.Column("overdue_s", sa.Float, nullable=False),
+    sa.Column("ended_s", sa.Float, nullable=False),
+    sa.Index("rm_delay_cases_case", "view_set", "case_id"),
+    sa.Index("rm_delay_cases_worst", "view_set", "kind", "party", "overdue_s", "case_id"),
+)
+
+delay_totals = sa.Table(
+    "rm_delay_totals",
+    metadata,
+    # Per party, the settled cases added up: how many it held, how many of them overdue, and
+    # the overdue time in microseconds (integers: the projector adds a re-judged case's new
+    # parts and subtracts its old ones, and integer sums come back exactly to where they
+    # were). A board request reads one row per party, not one per case.
+    _view_set(),
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("party", ID, primary_key=True),
+    sa.Column("cases_held", sa.BigInteger, nullable=False),
+    sa.Column("cases_overdue", sa.BigInteger, nullable=False),
+    sa.Column("overdue_us", sa.BigInteger, nullable=False),
+)
+
+delay_stage_totals = sa.Table(
+    "rm_delay_stage_totals",
+    metadata,
+    # The same overdue time per party and stage (clock), for the board's breakdown.
+    _view_set(),
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("party", ID, primary_key=True),
+    sa.Column("stage", sa.String(40), primary_key=True),
+    sa.Column("overdue_us", sa.BigInteger, nullable=False),
 )
 
 units = sa.Table(
@@ -232,10 +273,18 @@ memberships = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
 )
 
-CASE_TABLES = (cases, case_petitioners, custody, clock_runs, patterns, delay_parts)
+CASE_TABLES = (cases, case_petitioners, custody, clock_runs, patterns, delay_parts, delay_cases)
+TOTAL_TABLES = (delay_totals, delay_stage_totals)
+"""Added up over many cases: kept by adding what a written case brings and taking away what
+its earlier rows brought (``projections.delay_totals``)."""
 DIRECTORY_TABLES = (units, people, memberships)
-VIEW_TABLES = (*CASE_TABLES, *DIRECTORY_TABLES)
+VIEW_TABLES = (*CASE_TABLES, *TOTAL_TABLES, *DIRECTORY_TABLES)
 
 
 def create_all(engine: sa.Engine) -> None:
+    """Create the tables and indexes that are missing: a table made by an earlier version
+    gets the indexes added since (``create_all`` alone creates indexes only with tables)."""
     metadata.create_all(engine, checkfirst=True)
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)

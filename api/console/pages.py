@@ -44,7 +44,13 @@ from api.routes_cases import (
     named_rows,
     reveal_identity,
 )
-from api.routes_views import delay_rows, pattern_rows, rule_diff, statistics_result
+from api.routes_views import (
+    delay_board_page,
+    delay_rows,
+    pattern_page,
+    statistics_result,
+)
+from api.routes_views import rule_diff_page as rule_diff_page_data
 from api.security import Principal, Unauthenticated, verify
 from domain.errors import InvalidInput, NotFound
 from domain.values import MatterKind
@@ -59,6 +65,8 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE_SIZE = 50
 BOARD_CASES = 5  # cases listed per party on the delay board; the drill-down lists them all
+BOARD_PAGE_SIZE = 50  # parties per page of the board, worst first
+MOVED_PAGE_SIZE = 100  # runs per page of the rule diff's moved cases
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -348,18 +356,32 @@ def delay_board(
     principal: ConsoleUser,
     by: Literal["unit", "person", "leader"] = "unit",
     as_of: str | None = None,
+    page: int = 1,
 ) -> Response:
-    """超期看板: who delayed what, by overdue days, with the cases behind each number."""
+    """超期看板: who delayed what, by overdue days, with the cases behind each number; a
+    page of the worst parties at a time."""
     at = as_of_param(request, as_of)
-    rows = delay_rows(_ledger(request), principal, by, at, top=BOARD_CASES)
-    worst = max((float(r["overdue_days"]) for r in rows), default=0.0)
+    page = max(page, 1)
+    board = delay_board_page(
+        _ledger(request),
+        principal,
+        by,
+        at,
+        top=BOARD_CASES,
+        limit=BOARD_PAGE_SIZE,
+        offset=(page - 1) * BOARD_PAGE_SIZE,
+    )
     return render(
         request,
         "delay.html",
         principal,
-        rows=rows,
+        rows=board.rows,
         by=by,
-        worst=worst,
+        worst=float(board.most_overdue_days),
+        first=(page - 1) * BOARD_PAGE_SIZE,
+        page=page,
+        pages=max(1, -(-board.parties // BOARD_PAGE_SIZE)),
+        parties=board.parties,
         board_cases=BOARD_CASES,
         clocks=_clocks(request),
         as_of=at,
@@ -452,14 +474,27 @@ def rule_diff_page(
     a: str | None = None,
     b: str | None = None,
     period: str | None = None,
+    page: int = 1,
 ) -> Response:
-    """规则对比: two rulebooks side by side, what differs, and the cases that moved."""
+    """规则对比: two rulebooks side by side for one period (the latest, unless chosen), what
+    differs, and the cases that moved, a page at a time."""
     ledger = _ledger(request)
     access.require_view(principal, "statistics")
     sets = built_view_sets(ledger)
     report = None
+    known = _periods(ledger, None)
+    chosen = period or known[-1]
+    page = max(page, 1)
     if a and b:
-        report = rule_diff(ledger, principal, a, b, period or None)
+        report = rule_diff_page_data(
+            ledger,
+            principal,
+            a,
+            b,
+            chosen,
+            limit=MOVED_PAGE_SIZE,
+            offset=(page - 1) * MOVED_PAGE_SIZE,
+        )
     elif len(sets) >= 2:
         a, b = sets[0]["id"], sets[1]["id"]
     return render(
@@ -469,8 +504,11 @@ def rule_diff_page(
         sets=sets,
         a=a,
         b=b,
-        period=period or "",
+        period=chosen,
+        periods=known,
         report=report,
+        page=page,
+        pages=max(1, -(-report["moved_total"] // MOVED_PAGE_SIZE)) if report else 1,
         clocks=_clocks(request),
     )
 
@@ -481,16 +519,21 @@ def patterns(
     principal: ConsoleUser,
     group: str | None = None,
     as_of: str | None = None,
+    page: int = 1,
 ) -> Response:
-    """问题线索: ping-pong, backdating, ignored 督办, overturned replies, repeats."""
+    """问题线索: ping-pong, backdating, ignored 督办, overturned replies, repeats; latest
+    first, a page at a time."""
     at = as_of_param(request, as_of)
     chosen = group if group in labels.PATTERN_GROUPS else next(iter(labels.PATTERN_GROUPS))
-    rows = [
-        r
-        for r in pattern_rows(_ledger(request), principal, None, at)
-        if r["kind"] in labels.PATTERN_GROUPS[chosen]
-    ]
-    rows.sort(key=lambda r: (r["at"] or "", r["case_number"] or ""), reverse=True)
+    page = max(page, 1)
+    rows, total = pattern_page(
+        _ledger(request),
+        principal,
+        labels.PATTERN_GROUPS[chosen],
+        at,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
     known = names(live_views(_ledger(request), catch_up=False))
 
     def name(value: Any) -> str:
@@ -503,6 +546,9 @@ def patterns(
         "patterns.html",
         principal,
         rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
         group=chosen,
         groups=labels.PATTERN_GROUPS,
         as_of=at,

@@ -47,3 +47,52 @@ def events_digest(ledger: Ledger) -> str:
                 repr(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)).encode()
             )
     return digest.hexdigest()
+
+
+def kept_totals(engine: sa.Engine, view_set: str) -> dict[str, set[tuple[Any, ...]]]:
+    """The delay board's totals as the projector kept them."""
+    t, st = schema.delay_totals, schema.delay_stage_totals
+    with engine.connect() as conn:
+        return {
+            "parties": set(
+                conn.execute(
+                    sa.select(
+                        t.c.kind, t.c.party, t.c.cases_held, t.c.cases_overdue, t.c.overdue_us
+                    ).where(t.c.view_set == view_set)
+                ).tuples()
+            ),
+            "stages": set(
+                conn.execute(
+                    sa.select(st.c.kind, st.c.party, st.c.stage, st.c.overdue_us).where(
+                        st.c.view_set == view_set
+                    )
+                ).tuples()
+            ),
+        }
+
+
+def totals_from_rows(engine: sa.Engine, view_set: str) -> dict[str, set[tuple[Any, ...]]]:
+    """The same totals added up afresh from the settled cases' rows."""
+    from projections.delay_totals import microseconds
+
+    c, d = schema.delay_cases, schema.delay_parts
+    parties: dict[tuple[str, str], list[int]] = {}
+    stages: dict[tuple[str, str, str], int] = {}
+    with engine.connect() as conn:
+        for kind, party, overdue_s in conn.execute(
+            sa.select(c.c.kind, c.c.party, c.c.overdue_s).where(c.c.view_set == view_set)
+        ):
+            found = parties.setdefault((kind, party), [0, 0, 0])
+            found[0] += 1
+            found[1] += overdue_s > 0
+        for kind, party, stage, overdue_s in conn.execute(
+            sa.select(d.c.kind, d.c.party, d.c.stage, d.c.overdue_s).where(d.c.view_set == view_set)
+        ):
+            parties[kind, party][2] += microseconds(overdue_s)
+            stages[kind, party, stage] = stages.get((kind, party, stage), 0) + microseconds(
+                overdue_s
+            )
+    return {
+        "parties": {(*k, *v) for k, v in parties.items()},
+        "stages": {(*k, v) for k, v in stages.items() if v},
+    }

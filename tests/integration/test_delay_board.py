@@ -16,6 +16,7 @@ from ledger.settings import Settings
 from projections import schema
 from projections.queries import Views, overdue_expr
 from projections.viewsets import views_as_of
+from tests.integration.projection_helpers import kept_totals, totals_from_rows
 
 ZONE = ZoneInfo("Asia/Shanghai")
 TOTALS = ("party", "cases_held", "cases_overdue", "overdue_days", "worst_days", "by_stage")
@@ -27,6 +28,8 @@ def test_the_board_adds_up_what_who_delayed_what_adds_up(database_url: str, part
     ledger = Ledger(Settings(database_url=database_url))
     try:
         views = live_views(ledger)
+        kept = kept_totals(ledger.engine, views.view_set)
+        assert kept["parties"] and kept == totals_from_rows(ledger.engine, views.view_set)
         cut = False  # the board left some cases out somewhere: its top really is a top
         for now in (datetime(2024, 9, 30, tzinfo=ZONE), datetime(2026, 1, 1, tzinfo=ZONE)):
             full = views.who_delayed_what(party, now)
@@ -109,5 +112,31 @@ def test_the_board_as_of_an_instant_adds_closed_late_custody_to_the_open_late_cu
             _same_totals(then, instant)
             assert _settled(live, instant)[1] > 0  # some custody of today ended after then
             _same_totals(live, instant)
+    finally:
+        ledger.close()
+
+
+def test_the_board_in_pages_is_the_whole_board_cut_worst_first(database_url: str) -> None:
+    """Page after page, the board gives every party once, worst first, each page's parties
+    with the same totals and worst cases as on the whole board; a scope keeps its parties
+    only, before the pages are cut."""
+    write_demo(Settings(database_url=database_url), seed=11, cases=40)
+    ledger = Ledger(Settings(database_url=database_url))
+    try:
+        views = live_views(ledger)
+        now = datetime(2026, 1, 1, tzinfo=ZONE)
+        whole = views.delay_board("unit", now, top=3)
+        assert len(whole) > 7
+        pages = []
+        for offset in range(0, len(whole) + 3, 3):
+            page = views.delay_board_page("unit", now, top=3, limit=3, offset=offset)
+            assert page.parties == len(whole)
+            assert page.most_overdue_days == whole[0]["overdue_days"]
+            pages.extend(page.rows)
+        assert pages == whole
+        some = {r["party"] for r in whole[::2]}
+        within = views.delay_board_page("unit", now, top=3, within=some, limit=2)
+        assert within.parties == len(some)
+        assert within.rows == [r for r in whole if r["party"] in some][:2]
     finally:
         ledger.close()

@@ -182,3 +182,44 @@ def test_workers_commit_in_order_so_a_case_that_cannot_be_judged_keeps_all_befor
     monkeypatch.undo()
     assert rebuild(engine, working_days, cases_per_commit=1, workers=2) == name
     assert dump(engine, name) == dump(engine, rebuild(engine, working_days, name="in-one-go"))
+
+
+def test_the_cases_that_moved_in_pages_are_the_whole_list(
+    database_url: str, national: LoadedRules, working_days: LoadedRules
+) -> None:
+    """The console lists the runs that moved a page at a time, cut in the database: page after
+    page, the same runs in the same order as the whole list, and a narrower scope keeps only
+    the cases it sees."""
+    from api.demo import write_demo
+    from ledger.application import Ledger
+    from ledger.settings import Settings
+    from projections.rebuild import moved_page
+
+    write_demo(Settings(database_url=database_url), seed=11, cases=40)
+    ledger = Ledger(Settings(database_url=database_url))
+    try:
+        live = project(ledger, national)
+        other = Views(ledger.engine, rebuild(ledger.engine, working_days), working_days.rules)
+        whole = moved_cases(live, other)
+        assert len(whole) > 10
+        pages: list[dict[str, Any]] = []
+        for offset in range(0, len(whole) + 7, 7):
+            rows, total = moved_page(live, other, limit=7, offset=offset)
+            assert total == len(whole)
+            pages.extend(rows)
+        assert pages == whole
+        u = schema.units
+        with ledger.engine.connect() as conn:
+            some = list(
+                conn.execute(
+                    sa.select(u.c.unit_id).where(u.c.view_set == live.view_set).limit(4)
+                ).scalars()
+            )
+        involving = live._involving(some)
+        with ledger.engine.connect() as conn:
+            seen = set(conn.execute(sa.select(involving.subquery())).scalars())
+        rows, total = moved_page(live, other, limit=1000, units=some)
+        assert rows == [m for m in whole if m["case_id"] in seen]
+        assert total == len(rows)
+    finally:
+        ledger.close()

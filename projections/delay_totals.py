@@ -1,0 +1,134 @@
+"""The delay board's totals per party, kept as cases are written (超期看板的汇总).
+
+A settled case (all custody ended, no 督办 notice running) brings to each party it involved one
+case held, one case overdue if any of its time with the party was late, and its overdue time,
+in total and per stage. Writing a case's rows takes away what its earlier rows brought and adds
+what the new ones bring, in the transaction that writes them, so the totals are always those
+of the rows beside them: incremental projection and rebuild alike. Time is added up in integer
+microseconds so that adding a case and taking it away again leaves exactly what was there.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from projections import schema
+from projections.bulk import insert_tuples
+
+Row = tuple[Any, ...]
+Party = tuple[str, str]  # (kind, party)
+
+_d, _c = schema.delay_parts, schema.delay_cases
+_PART_KEY = (_d.c.case_id, _d.c.kind, _d.c.party, _d.c.stage, _d.c.overdue_s)
+_CASE_KEY = (_c.c.case_id, _c.c.kind, _c.c.party, _c.c.overdue_s)
+
+
+def microseconds(seconds: float) -> int:
+    return round(seconds * 1_000_000)
+
+
+class Change:
+    """What some writes do to the totals: per party [held, overdue cases, overdue µs], per
+    party and stage overdue µs."""
+
+    def __init__(self) -> None:
+        self.parties: dict[Party, list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.stages: dict[tuple[str, str, str], int] = defaultdict(int)
+
+    def add(
+        self, cases: Iterable[Sequence[Any]], parts: Iterable[Sequence[Any]], sign: int
+    ) -> None:
+        """Add (``sign`` 1) or take away (-1) rows given as (case, kind, party, overdue_s) and
+        (case, kind, party, stage, overdue_s)."""
+        for _, kind, party, overdue_s in cases:
+            found = self.parties[kind, party]
+            found[0] += sign
+            found[1] += sign if overdue_s > 0 else 0
+        for _, kind, party, stage, overdue_s in parts:
+            us = sign * microseconds(overdue_s)
+            self.parties[kind, party][2] += us
+            self.stages[kind, party, stage] += us
+
+    def add_written(self, batches: dict[str, list[Row]]) -> None:
+        """Add the settled rows of a batch about to be written (tuples in column order)."""
+        self.add(
+            ((r[1], r[2], r[3], r[4]) for r in batches[_c.name]),
+            ((r[1], r[2], r[3], r[4], r[5]) for r in batches[_d.name]),
+            1,
+        )
+
+
+def take_away_stored(conn: sa.Connection, view_set: str, case_ids: Sequence[str]) -> Change:
+    """What the stored rows of these cases brought, taken away: read before they are deleted."""
+    change = Change()
+    for start in range(0, len(case_ids), 500):
+        chunk = list(case_ids[start : start + 500])
+        cases = conn.execute(
+            sa.select(*_CASE_KEY).where(_c.c.view_set == view_set, _c.c.case_id.in_(chunk))
+        ).all()
+        if not cases:
+            continue
+        parts = conn.execute(
+            sa.select(*_PART_KEY).where(_d.c.view_set == view_set, _d.c.case_id.in_(chunk))
+        ).all()
+        change.add(cases, parts, -1)
+    return change
+
+
+def apply(conn: sa.Connection, view_set: str, change: Change) -> None:
+    """Write the totals the change leads to: read the rows it touches, replace them (a party
+    left with no case has no row)."""
+    _apply(
+        conn,
+        schema.delay_totals,
+        view_set,
+        {k: v for k, v in change.parties.items() if v != [0, 0, 0]},
+        ("cases_held", "cases_overdue", "overdue_us"),
+    )
+    _apply(
+        conn,
+        schema.delay_stage_totals,
+        view_set,
+        {k: [v] for k, v in change.stages.items() if v != 0},
+        ("overdue_us",),
+    )
+
+
+def _apply(
+    conn: sa.Connection,
+    table: sa.Table,
+    view_set: str,
+    deltas: dict[Any, list[int]],
+    values: tuple[str, ...],
+) -> None:
+    """Every row of the touched parties is read, deleted and written again with the deltas
+    added: a few statements per 500 parties, whatever the number of keys."""
+    if not deltas:
+        return
+    keys = [c for c in table.primary_key.columns if c.name != "view_set"]
+    by_kind: dict[str, set[str]] = defaultdict(set)
+    for key in deltas:
+        by_kind[key[0]].add(key[1])
+    totals: dict[Any, list[int]] = {}
+    for kind, parties in by_kind.items():
+        ordered = sorted(parties)
+        for start in range(0, len(ordered), 500):
+            where = (
+                table.c.view_set == view_set,
+                table.c.kind == kind,
+                table.c.party.in_(ordered[start : start + 500]),
+            )
+            for row in conn.execute(sa.select(*keys, *(table.c[v] for v in values)).where(*where)):
+                totals[tuple(row[: len(keys)])] = list(row[len(keys) :])
+            conn.execute(table.delete().where(*where))
+    for key, delta in deltas.items():
+        found = totals.get(key)
+        totals[key] = delta if found is None else [a + b for a, b in zip(found, delta, strict=True)]
+    if any(value < 0 for total in totals.values() for value in total[:2]):
+        wrong = [(k, v) for k, v in totals.items() if min(v[:2]) < 0]
+        raise RuntimeError(f"{table.name} would go below zero: {wrong[:3]}")
+    insert_tuples(conn, table, [(view_set, *k, *v) for k, v in sorted(totals.items()) if any(v)])

@@ -139,8 +139,9 @@ def statistics_result(
     views, now = views_for(ledger, as_of, after)
     scope = access.Scope(principal, views)
     result = unit_statistics(views, period, now).as_dict()
+    allowed, known = scope.parties(), names(views)  # read once for the three lists
     for key in ("petition_offices", "handling_units", "ranking"):
-        result[key] = named_rows(views, scope.filter_parties(result[key], "unit"))
+        result[key] = [named(views, r, known) for r in result[key] if r["unit"] in allowed]
     return result
 
 

@@ -208,7 +208,8 @@ def main() -> None:
                 continue
             print(f"  {name} …", flush=True)
             page_ms, api_ms = timed(page, api, repeat)
-            print(f"    p50 {pct(page_ms, 0.5):.0f} ms, p99 {pct(page_ms, 0.99):.0f} ms", flush=True)
+            p50, p99 = pct(page_ms, 0.5), pct(page_ms, 0.99)
+            print(f"    p50 {p50:.0f} ms, p99 {p99:.0f} ms", flush=True)
             results.append(
                 {
                     "view": name,

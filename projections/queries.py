@@ -9,6 +9,7 @@ facts recorded by then). Overdue time of an interval [start, end) with deadline 
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -85,6 +86,22 @@ def _run_overdue_expr(now: float) -> sa.ColumnElement[float]:
         ),
         else_=0.0,
     )
+
+
+_dc = schema.delay_cases
+_WORST_SETTLED = (
+    sa.select(_dc.c.case_id, _dc.c.overdue_s)
+    .where(
+        _dc.c.view_set == sa.bindparam("view_set"),
+        _dc.c.kind == sa.bindparam("kind"),
+        _dc.c.party == sa.bindparam("party"),
+        _dc.c.overdue_s > 0,
+        _dc.c.ended_s <= sa.bindparam("n"),
+    )
+    .order_by(_dc.c.overdue_s.desc(), _dc.c.case_id)
+    .limit(sa.bindparam("top"))
+)
+"""A party's worst settled cases: one statement, built once, run for every party shown."""
 
 
 class BoardPage(NamedTuple):
@@ -243,10 +260,14 @@ class Views:
             t.c[column].label("party"),
             sa.func.coalesce(t.c.clock, t.c.stage).label("stage"),
             overdue_expr(t, n).label("overdue_s"),
-        ).where(t.c.view_set == self.view_set, t.c[column].is_not(None), t.c.start_s <= n)
+        ).where(t.c.view_set == self.view_set, t.c.start_s <= n)
         if only is not None:  # in each part, so that each reads its index for the party
             per_interval = per_interval.where(t.c[column].in_(list(only)))
-        if cases is not None:
+        if cases is None:
+            per_interval = per_interval.where(t.c[column].is_not(None))
+        else:
+            # Read by case; an interval without the party gives a row with party None, for
+            # the caller to drop (said in SQL, SQLite would walk the party index instead).
             per_interval = per_interval.where(t.c.case_id.in_(cases))
         parts = [per_interval]
         if party == "unit":  # a 督办 notice runs its own clock against the supervised unit
@@ -362,7 +383,11 @@ class Views:
             live = [case_id for (case_id,) in conn.execute(self._live_cases(n))]
             for chunk in chunks(live):
                 moving = self._overdue_parts(party, n, cases=chunk)
-                for case_id, who, stage, overdue in conn.execute(sa.select(moving)):
+                # The driver's rows as they are (floats and text: nothing to convert).
+                rows = conn.execute(sa.select(moving)).cursor.fetchall()  # type: ignore[union-attr]
+                for case_id, who, stage, overdue in rows:
+                    if who is None:
+                        continue
                     moving_cases[who, case_id] += overdue or 0.0
                     moving_stages[who][stage] += overdue or 0.0
             # party -> [cases held, cases overdue, overdue seconds, worst moving seconds]
@@ -427,22 +452,8 @@ class Views:
         self, conn: sa.Connection, party: str, who: str, n: float, top: int
     ) -> list[tuple[float, str]]:
         """A party's ``top`` worst settled cases at ``n``, from the index."""
-        c = schema.delay_cases
-        return [
-            (overdue, case_id)
-            for case_id, overdue in conn.execute(
-                sa.select(c.c.case_id, c.c.overdue_s)
-                .where(
-                    c.c.view_set == self.view_set,
-                    c.c.kind == party,
-                    c.c.party == who,
-                    c.c.overdue_s > 0,
-                    c.c.ended_s <= n,
-                )
-                .order_by(c.c.overdue_s.desc(), c.c.case_id)
-                .limit(top)
-            )
-        ]
+        values = {"view_set": self.view_set, "kind": party, "party": who, "n": n, "top": top}
+        return [(overdue, case_id) for case_id, overdue in conn.execute(_WORST_SETTLED, values)]
 
     def _listed(
         self, shown: list[tuple[float, str]], numbers: dict[Any, Any]
@@ -736,20 +747,13 @@ class Views:
         """重复访: the same petitioner on the same matter (category) within the rulebook's
         window after an earlier case of theirs was closed. For each repeat among ``case_ids``
         (or among all cases), the earlier case it repeats."""
-        later, earlier = schema.case_petitioners.alias("later"), schema.case_petitioners.alias("e")
-        query = self._repeats_query(later, earlier)
-        rows: list[Any] = []
         if case_ids is None:
-            rows = list(conn.execute(query).all())
+            later = schema.case_petitioners.alias("later")
+            rows: list[Any] = list(conn.execute(self._repeats_query(later)).all())
         else:
-            for chunk in chunks(case_ids):
-                query_chunk = query.where(
-                    later.c.case_id.in_(chunk),
-                    # Redundant with the join, but it lets SQLite start from these cases'
-                    # petitioners instead of scanning every case's.
-                    earlier.c.petitioner_id.in_(self._petitioners_of(chunk)),
-                )
-                rows.extend(conn.execute(query_chunk).all())
+            mine = self._petitioner_rows(conn, "case_id", case_ids)
+            others = self._petitioner_rows(conn, "petitioner_id", {r[1] for r in mine})
+            rows = list(self._repeat_pairs(mine, others))
         result: dict[str, dict[str, Any]] = {}
         if not rows:
             return result
@@ -768,22 +772,88 @@ class Views:
 
     def repeated(self, conn: sa.Connection, case_ids: Collection[str]) -> set[str]:
         """Of ``case_ids``, those a later case is a repeat of (the petitioner came back)."""
-        later, earlier = schema.case_petitioners.alias("later"), schema.case_petitioners.alias("e")
-        query = self._repeats_query(later, earlier)
-        laters: set[str] = set()
-        for chunk in chunks(case_ids):
-            query_chunk = query.where(
-                earlier.c.case_id.in_(chunk), later.c.petitioner_id.in_(self._petitioners_of(chunk))
-            )
-            laters.update(r[0] for r in conn.execute(query_chunk))
+        mine = self._petitioner_rows(conn, "case_id", case_ids)
+        others = self._petitioner_rows(conn, "petitioner_id", {r[1] for r in mine})
+        laters = {later for later, _, _ in self._repeat_pairs(others, mine)}
         chosen = self._repeat_of(conn, laters)
         return {r["earlier_case_id"] for r in chosen.values()} & set(case_ids)
 
-    def _petitioners_of(self, case_ids: list[str]) -> sa.Select[Any]:
-        own = schema.case_petitioners.alias("own")
-        return sa.select(own.c.petitioner_id).where(
-            own.c.view_set == self.view_set, own.c.case_id.in_(case_ids)
+    def repeats_among(
+        self, conn: sa.Connection, cases: sa.Select[Any], earlier: Collection[str]
+    ) -> tuple[set[str], set[str]]:
+        """For a period's statistics, reading each petitioner's cases once: the repeats
+        among the cases the query ``cases`` gives (as :meth:`_repeat_of`), and those of
+        ``earlier`` (some of those cases) that a later case repeats (as :meth:`repeated`)."""
+        cp = schema.case_petitioners
+        mine = self._petitioner_rows(conn, "case_id", cases)
+        petitioners = sa.select(cp.c.petitioner_id).where(
+            cp.c.view_set == self.view_set, cp.c.case_id.in_(cases)
         )
+        others = self._petitioner_rows(conn, "petitioner_id", petitioners)
+        repeats = {later for later, _, _ in self._repeat_pairs(mine, others)}
+        wanted = set(earlier)
+        laters = {
+            later for later, _, _ in self._repeat_pairs(others, [r for r in mine if r[0] in wanted])
+        }
+        if not laters:
+            return repeats, set()
+        # Which earlier case each of those repeats: the first of all its earlier cases, some
+        # perhaps through a petitioner of its own not yet read.
+        later_rows = self._petitioner_rows(conn, "case_id", laters)
+        more = {r[1] for r in later_rows} - {r[1] for r in mine}
+        candidates = others + self._petitioner_rows(conn, "petitioner_id", more)
+        chosen: dict[str, str] = {}
+        for later, first, _ in self._repeat_pairs(later_rows, candidates):
+            chosen[later] = min(chosen.get(later, first), first)
+        return repeats, set(chosen.values()) & wanted
+
+    def _petitioner_rows(
+        self, conn: sa.Connection, column: str, values: Collection[str] | sa.Select[Any]
+    ) -> list[tuple[str, str, str, float, float | None]]:
+        """(case, petitioner, category, received_s, closed_s) where ``column`` is one of
+        ``values`` (ids, or a query giving them), each read by key (a case's, or a
+        petitioner's index)."""
+        cp = schema.case_petitioners
+        query = sa.select(
+            cp.c.case_id, cp.c.petitioner_id, cp.c.category, cp.c.received_s, cp.c.closed_s
+        ).where(cp.c.view_set == self.view_set)
+        if isinstance(values, sa.Select):
+            result = conn.execute(query.where(cp.c[column].in_(values)))
+            return result.cursor.fetchall()  # type: ignore[union-attr,return-value]
+        found: list[Any] = []
+        for chunk in chunks(values):
+            result = conn.execute(query.where(cp.c[column].in_(chunk)))
+            found.extend(result.cursor.fetchall())  # type: ignore[union-attr]
+        return found
+
+    def _repeat_pairs(
+        self,
+        laters: Iterable[tuple[str, str, str, float, float | None]],
+        earliers: Iterable[tuple[str, str, str, float, float | None]],
+    ) -> Iterator[tuple[str, str, float]]:
+        """(later case, earlier case, later's receipt) for every repeat pair among these
+        rows: the rule of :meth:`_repeats_query`, matched here after reading both sides by
+        key (SQLite plans the self-join over a list of cases badly: seconds at 100k cases).
+        A petitioner's closed cases are kept in order of closing, so each later case looks
+        only at those closed within the window before it."""
+        window = self.rules.rulebook.definitions.repeat_petition_window_days * DAY_S
+        closed: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
+        for case_id, petitioner, category, _, closed_s in set(earliers):
+            if closed_s is not None:
+                closed[petitioner, category].append((closed_s, case_id))
+        for found in closed.values():
+            found.sort()
+        for case_id, petitioner, category, received_s, _ in set(laters):
+            before = closed.get((petitioner, category))
+            if not before:
+                continue
+            # (a second early: the exact test below decides, as the SQL's arithmetic does)
+            start = bisect_left(before, (received_s - window - 1.0, ""))
+            for closed_s, earlier in before[start:]:
+                if closed_s > received_s:
+                    break
+                if earlier != case_id and received_s - closed_s <= window:
+                    yield case_id, earlier, received_s
 
     def _repeats_query(self, later: Any, earlier: Any = None) -> sa.Select[Any]:
         """(later case, earlier case, later's receipt) for every repeat pair."""

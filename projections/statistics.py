@@ -81,6 +81,26 @@ def _on_time(
     return result
 
 
+_c = schema.cases
+_COUNTED = (
+    _c.c.case_id,
+    _c.c.case_number,
+    _c.c.registering_office,
+    _c.c.registered_period,
+    _c.c.accepted_period,
+    _c.c.accepted_by,
+    _c.c.replied_period,
+    _c.c.replied_by,
+    _c.c.replied_s,
+    _c.c.skip_level,
+    _c.c.collective,
+    _c.c.first_contact_settled,
+    _c.c.rating,
+    _c.c.appeals,
+)
+"""What a case brings to a period's figures (not the whole row)."""
+
+
 @dataclass
 class Statistics:
     period: str
@@ -127,15 +147,23 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
         found: dict[str, Any] = {}  # only the cases counted in the period, by its indexes
         for column in (c.c.registered_period, c.c.accepted_period, c.c.replied_period):
             for row in conn.execute(
-                sa.select(c).where(
+                sa.select(*_COUNTED).where(
                     c.c.view_set == views.view_set, c.c.registered_s <= n, column == period
                 )
             ).mappings():
                 found[row["case_id"]] = row
         cases = [found[case_id] for case_id in sorted(found)]
-        repeats = views._repeat_of(conn, [case["case_id"] for case in cases])
-        repeated = views.repeated(
-            conn, [case["case_id"] for case in cases if case["replied_period"] == period]
+        counted = sa.select(c.c.case_id).where(
+            c.c.view_set == views.view_set,
+            c.c.registered_s <= n,
+            sa.or_(
+                c.c.registered_period == period,
+                c.c.accepted_period == period,
+                c.c.replied_period == period,
+            ),
+        )
+        repeats, repeated = views.repeats_among(
+            conn, counted, [case["case_id"] for case in cases if case["replied_period"] == period]
         )
 
     handling: dict[str, dict[str, Ratio]] = defaultdict(lambda: defaultdict(Ratio))

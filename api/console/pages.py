@@ -447,13 +447,26 @@ def _periods(ledger: Ledger, at: datetime | None) -> list[str]:
     "as of" instant): the choices of the period control."""
     views = live_views(ledger, catch_up=False)
     c = schema.cases
+    period = views.rules.rulebook.definitions.period
     with views.engine.connect() as conn:
+        # The first period a case was registered in, from its index (the earliest receipt
+        # would read every case).
+        first_period = (
+            sa.select(sa.func.min(c.c.registered_period))
+            .where(c.c.view_set == views.view_set)
+            .scalar_subquery()
+        )
         first = conn.execute(
-            sa.select(sa.func.min(c.c.received_s)).where(c.c.view_set == views.view_set)
+            sa.select(sa.func.min(c.c.registered_s)).where(
+                c.c.view_set == views.view_set, c.c.registered_period == first_period
+            )
         ).scalar()
     end = (at or datetime.now(UTC)).astimezone(ledger.zone).date()
-    day = end if first is None else datetime.fromtimestamp(first, ledger.zone).date()
-    period = views.rules.rulebook.definitions.period
+    day = (
+        end
+        if first is None
+        else period.containing(datetime.fromtimestamp(first, ledger.zone).date()).first
+    )
     found: list[str] = []
     while day <= end:
         bounds = period.containing(day)

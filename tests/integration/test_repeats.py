@@ -1,0 +1,70 @@
+"""重复访 found by reading each petitioner's cases by key equals the rule said in SQL: the
+same repeats, the same earlier case for each, and the same cases a petitioner came back
+after, for every statistical period of a generated province."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from api.readmodel import live_views
+from generate.run import generate
+from ledger.application import Ledger
+from ledger.settings import Settings
+from projections import schema
+from projections.rebuild import periods
+
+
+@pytest.fixture
+def ledger(database_url: str) -> Iterator[Ledger]:
+    """A generated province: petitioners who come back, some many times."""
+    ledger = Ledger(Settings(database_url=database_url))
+    generate(ledger, cases=1500, seed=7)
+    yield ledger
+    ledger.close()
+
+
+def test_repeats_read_by_key_are_the_repeats_of_the_sql_rule(ledger: Ledger) -> None:
+    views = live_views(ledger)
+    c = schema.cases
+    with ledger.engine.connect() as conn:
+        every = views._repeat_of(conn, None)  # the self-join in SQL, over every case
+        earlier_of = {later: r["earlier_case_id"] for later, r in every.items()}
+        assert len(earlier_of) >= 20
+        all_ids = list(
+            conn.execute(sa.select(c.c.case_id).where(c.c.view_set == views.view_set)).scalars()
+        )
+        by_key = views._repeat_of(conn, all_ids)
+        assert {k: v["earlier_case_id"] for k, v in by_key.items()} == earlier_of
+        came_back_after = set(earlier_of.values())
+        assert views.repeated(conn, all_ids) == came_back_after
+        checked = 0
+        for period in periods(views):
+            counted = sa.select(c.c.case_id).where(
+                c.c.view_set == views.view_set,
+                c.c.registered_s <= datetime.now(UTC).timestamp(),
+                sa.or_(
+                    c.c.registered_period == period,
+                    c.c.accepted_period == period,
+                    c.c.replied_period == period,
+                ),
+            )
+            ids = set(conn.execute(counted).scalars())
+            replied = (
+                set(
+                    conn.execute(
+                        sa.select(c.c.case_id).where(
+                            c.c.view_set == views.view_set, c.c.replied_period == period
+                        )
+                    ).scalars()
+                )
+                & ids
+            )
+            repeats, repeated = views.repeats_among(conn, counted, replied)
+            assert repeats == ids & set(earlier_of)
+            assert repeated == replied & came_back_after
+            checked += len(repeats) + len(repeated)
+        assert checked > 0

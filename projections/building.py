@@ -30,7 +30,7 @@ from sqlalchemy_utils.types.uuid import UUIDType
 
 from domain.rulebook import RuleSet
 from ledger.persistence import engine_options
-from projections import delay_totals, log, schema
+from projections import delay_totals, log, repeats, schema
 from projections.bulk import insert_tuples
 from projections.directory import Directory
 from projections.facts import CASE_TOPIC_PREFIX, decode_all, hex_id
@@ -136,7 +136,11 @@ default on a long log, and every insert into them would then go through the OS."
 
 
 def commit_range(
-    conn: sa.Connection, view_set: str, rows: dict[str, list[Row]], end: str | None
+    conn: sa.Connection,
+    view_set: str,
+    rows: dict[str, list[Row]],
+    end: str | None,
+    rules: RuleSet,
 ) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
@@ -145,6 +149,7 @@ def commit_range(
     totals = delay_totals.Change()  # a range's cases are new to the view set: only added
     totals.add_written(rows)
     delay_totals.apply(conn, view_set, totals)
+    repeats.redecide(conn, view_set, rules, [row[1] for row in rows[schema.cases.name]])
     if end is not None:
         conn.execute(
             schema.view_sets.update()
@@ -160,7 +165,7 @@ def build_range(
     with engine.connect() as conn:
         rows, count, end = judge_range(conn, view_set, part, up_to, rules, directory)
     with engine.begin() as conn:
-        commit_range(conn, view_set, rows, end)
+        commit_range(conn, view_set, rows, end, rules)
     return count
 
 
@@ -205,7 +210,7 @@ def _build_in_worker(view_set: str, part: Range, up_to: int) -> int | None:
                     return None
                 turn.wait(1.0)
         with engine.begin() as conn:
-            commit_range(conn, view_set, rows, end)
+            commit_range(conn, view_set, rows, end, _worker["rules"])
     except BaseException:
         with turn:
             stop_from.value = min(stop_from.value, part.index)

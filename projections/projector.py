@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.rulebook import RuleSet
-from projections import delay_totals, log, schema
+from projections import delay_totals, log, repeats, schema
 from projections.bulk import insert_rows, insert_tuples
 from projections.directory import Directory
 from projections.facts import Fact
@@ -121,20 +121,23 @@ def write_cases(
         return
     ids = list(case_facts)
     batches = judged_rows(view_set, case_facts, rules, directory)
-    write_judged(conn, view_set, batches, replace=[] if fresh else ids)
+    write_judged(conn, view_set, batches, rules, replace=[] if fresh else ids)
 
 
 def write_judged(
     conn: sa.Connection,
     view_set: str,
     batches: dict[str, list[Row]],
+    rules: RuleSet,
     *,
     replace: list[str],
 ) -> None:
     """Write judged rows, first deleting the rows the ``replace`` cases had; the totals
-    over cases follow (what the old rows brought taken away, the new rows' added)."""
+    over cases follow (what the old rows brought taken away, the new rows' added), and the
+    repeat petitions among the cases related to these are decided again."""
     change = delay_totals.take_away_stored(conn, view_set, replace)
     change.add_written(batches)
+    petitioners_before = repeats.stored_petitioners(conn, view_set, replace)
     for table in schema.CASE_TABLES:
         for chunk in _chunks(replace, 500):
             conn.execute(
@@ -143,6 +146,8 @@ def write_judged(
     for table in schema.CASE_TABLES:
         insert_tuples(conn, table, batches[table.name])
     delay_totals.apply(conn, view_set, change)
+    written = [row[1] for row in batches[schema.cases.name]]
+    repeats.redecide(conn, view_set, rules, written, petitioners_before)
 
 
 def judged_rows(
@@ -253,7 +258,7 @@ class Projector:
                 if batch.directory_changed:
                     assert self.directory is not None
                     write_directory(out, self.view_set, self.directory)
-                write_judged(out, self.view_set, batch.rows, replace=batch.case_ids)
+                write_judged(out, self.view_set, batch.rows, self.rules, replace=batch.case_ids)
                 _advance(out, self.view_set, batch.position, batch.last)
             self.directory_position = batch.last
             return batch.last - batch.position

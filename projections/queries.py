@@ -9,7 +9,6 @@ facts recorded by then). Overdue time of an interval [start, end) with deadline 
 from __future__ import annotations
 
 import json
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -617,32 +616,19 @@ class Views:
                 ).where(*self._ignored_supervision_where(n))
             )
         if "repeat" in kinds:
-            later, earlier = (
-                schema.case_petitioners.alias("later"),
-                schema.case_petitioners.alias("e"),
-            )
-            pairs_ = self._repeats_query(later, earlier).subquery()
-            first = (
-                sa.select(
-                    pairs_.c[0].label("case_id"),
-                    sa.func.max(pairs_.c[2]).label("received_s"),
-                    sa.func.min(pairs_.c[1]).label("earlier"),
-                )
-                .group_by(pairs_.c[0])
-                .subquery()
-            )
+            rep = schema.repeats
             parts.append(
                 sa.select(
                     sa.literal("repeat").label("kind"),
-                    first.c.case_id,
+                    rep.c.case_id,
                     sa.null().label("unit"),
                     sa.null().label("person"),
-                    first.c.received_s.label("at_s"),
+                    rep.c.received_s.label("at_s"),
                     sa.null().label("detail"),
                     sa.null().label("notice_no"),
                     sa.null().label("deadline"),
-                    first.c.earlier,
-                )
+                    rep.c.earlier_case_id.label("earlier"),
+                ).where(rep.c.view_set == self.view_set)
             )
         if not parts:
             return [], 0
@@ -746,114 +732,74 @@ class Views:
     ) -> dict[str, dict[str, Any]]:
         """重复访: the same petitioner on the same matter (category) within the rulebook's
         window after an earlier case of theirs was closed. For each repeat among ``case_ids``
-        (or among all cases), the earlier case it repeats."""
+        (or among all cases), the earlier case it repeats (kept by the projector:
+        ``rm_repeats``)."""
+        r = schema.repeats
+        query = sa.select(r.c.case_id, r.c.earlier_case_id, r.c.received_s).where(
+            r.c.view_set == self.view_set
+        )
+        rows: list[Any] = []
         if case_ids is None:
-            later = schema.case_petitioners.alias("later")
-            rows: list[Any] = list(conn.execute(self._repeats_query(later)).all())
+            rows = list(conn.execute(query))
         else:
-            mine = self._petitioner_rows(conn, "case_id", case_ids)
-            others = self._petitioner_rows(conn, "petitioner_id", {r[1] for r in mine})
-            rows = list(self._repeat_pairs(mine, others))
-        result: dict[str, dict[str, Any]] = {}
+            for chunk in chunks(case_ids):
+                rows.extend(conn.execute(query.where(r.c.case_id.in_(chunk))))
         if not rows:
-            return result
+            return {}
         numbers = self.case_numbers(conn, {x for row in rows for x in row[:2]})
-        for later_id, earlier_id, received_s in sorted(rows, key=lambda r: (r[0], r[2], r[1])):
-            result.setdefault(
-                later_id,
-                {
-                    "case_number": numbers[later_id],
-                    "earlier_case_id": earlier_id,
-                    "earlier_case_number": numbers[earlier_id],
-                    "received_at": at(received_s),
-                },
-            )
-        return result
+        return {
+            later_id: {
+                "case_number": numbers[later_id],
+                "earlier_case_id": earlier_id,
+                "earlier_case_number": numbers[earlier_id],
+                "received_at": at(received_s),
+            }
+            for later_id, earlier_id, received_s in sorted(rows)
+        }
 
     def repeated(self, conn: sa.Connection, case_ids: Collection[str]) -> set[str]:
         """Of ``case_ids``, those a later case is a repeat of (the petitioner came back)."""
-        mine = self._petitioner_rows(conn, "case_id", case_ids)
-        others = self._petitioner_rows(conn, "petitioner_id", {r[1] for r in mine})
-        laters = {later for later, _, _ in self._repeat_pairs(others, mine)}
-        chosen = self._repeat_of(conn, laters)
-        return {r["earlier_case_id"] for r in chosen.values()} & set(case_ids)
-
-    def repeats_among(
-        self, conn: sa.Connection, cases: sa.Select[Any], earlier: Collection[str]
-    ) -> tuple[set[str], set[str]]:
-        """For a period's statistics, reading each petitioner's cases once: the repeats
-        among the cases the query ``cases`` gives (as :meth:`_repeat_of`), and those of
-        ``earlier`` (some of those cases) that a later case repeats (as :meth:`repeated`)."""
-        cp = schema.case_petitioners
-        mine = self._petitioner_rows(conn, "case_id", cases)
-        petitioners = sa.select(cp.c.petitioner_id).where(
-            cp.c.view_set == self.view_set, cp.c.case_id.in_(cases)
-        )
-        others = self._petitioner_rows(conn, "petitioner_id", petitioners)
-        repeats = {later for later, _, _ in self._repeat_pairs(mine, others)}
-        wanted = set(earlier)
-        laters = {
-            later for later, _, _ in self._repeat_pairs(others, [r for r in mine if r[0] in wanted])
-        }
-        if not laters:
-            return repeats, set()
-        # Which earlier case each of those repeats: the first of all its earlier cases, some
-        # perhaps through a petitioner of its own not yet read.
-        later_rows = self._petitioner_rows(conn, "case_id", laters)
-        more = {r[1] for r in later_rows} - {r[1] for r in mine}
-        candidates = others + self._petitioner_rows(conn, "petitioner_id", more)
-        chosen: dict[str, str] = {}
-        for later, first, _ in self._repeat_pairs(later_rows, candidates):
-            chosen[later] = min(chosen.get(later, first), first)
-        return repeats, set(chosen.values()) & wanted
-
-    def _petitioner_rows(
-        self, conn: sa.Connection, column: str, values: Collection[str] | sa.Select[Any]
-    ) -> list[tuple[str, str, str, float, float | None]]:
-        """(case, petitioner, category, received_s, closed_s) where ``column`` is one of
-        ``values`` (ids, or a query giving them), each read by key (a case's, or a
-        petitioner's index)."""
-        cp = schema.case_petitioners
-        query = sa.select(
-            cp.c.case_id, cp.c.petitioner_id, cp.c.category, cp.c.received_s, cp.c.closed_s
-        ).where(cp.c.view_set == self.view_set)
-        if isinstance(values, sa.Select):
-            result = conn.execute(query.where(cp.c[column].in_(values)))
-            return result.cursor.fetchall()  # type: ignore[union-attr,return-value]
-        found: list[Any] = []
-        for chunk in chunks(values):
-            result = conn.execute(query.where(cp.c[column].in_(chunk)))
-            found.extend(result.cursor.fetchall())  # type: ignore[union-attr]
+        r = schema.repeats
+        found: set[str] = set()
+        for chunk in chunks(case_ids):
+            found.update(
+                conn.execute(
+                    sa.select(r.c.earlier_case_id).where(
+                        r.c.view_set == self.view_set, r.c.earlier_case_id.in_(chunk)
+                    )
+                ).scalars()
+            )
         return found
 
-    def _repeat_pairs(
+    def repeats_among(
         self,
-        laters: Iterable[tuple[str, str, str, float, float | None]],
-        earliers: Iterable[tuple[str, str, str, float, float | None]],
-    ) -> Iterator[tuple[str, str, float]]:
-        """(later case, earlier case, later's receipt) for every repeat pair among these
-        rows: the rule of :meth:`_repeats_query`, matched here after reading both sides by
-        key (SQLite plans the self-join over a list of cases badly: seconds at 100k cases).
-        A petitioner's closed cases are kept in order of closing, so each later case looks
-        only at those closed within the window before it."""
-        window = self.rules.rulebook.definitions.repeat_petition_window_days * DAY_S
-        closed: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
-        for case_id, petitioner, category, _, closed_s in set(earliers):
-            if closed_s is not None:
-                closed[petitioner, category].append((closed_s, case_id))
-        for found in closed.values():
-            found.sort()
-        for case_id, petitioner, category, received_s, _ in set(laters):
-            before = closed.get((petitioner, category))
-            if not before:
-                continue
-            # (a second early: the exact test below decides, as the SQL's arithmetic does)
-            start = bisect_left(before, (received_s - window - 1.0, ""))
-            for closed_s, earlier in before[start:]:
-                if closed_s > received_s:
-                    break
-                if earlier != case_id and received_s - closed_s <= window:
-                    yield case_id, earlier, received_s
+        conn: sa.Connection,
+        cases: sa.Select[Any] | sa.CompoundSelect[Any],
+        earlier: Collection[str],
+    ) -> tuple[set[str], set[str]]:
+        """For a period's statistics: the repeats among the cases the query ``cases`` gives
+        (as :meth:`_repeat_of`), and those of ``earlier`` (some of those cases) that a later
+        case repeats (as :meth:`repeated`)."""
+        r = schema.repeats
+        mine = r.c.view_set == self.view_set
+        repeats = set(
+            conn.execute(sa.select(r.c.case_id).where(mine, r.c.case_id.in_(cases))).scalars()
+        )
+        came_back = set(
+            conn.execute(
+                sa.select(r.c.earlier_case_id).where(mine, r.c.earlier_case_id.in_(cases))
+            ).scalars()
+        )
+        return repeats, came_back & set(earlier)
+
+    def repeats_by_rule(self, conn: sa.Connection) -> dict[str, str]:
+        """Every repeat and the earlier case it repeats, decided afresh by the rule in SQL
+        (what ``rm_repeats`` must hold; for checking it)."""
+        later = schema.case_petitioners.alias("later")
+        chosen: dict[str, str] = {}
+        for later_id, earlier_id, _ in conn.execute(self._repeats_query(later)):
+            chosen[later_id] = min(chosen.get(later_id, earlier_id), earlier_id)
+        return chosen
 
     def _repeats_query(self, later: Any, earlier: Any = None) -> sa.Select[Any]:
         """(later case, earlier case, later's receipt) for every repeat pair."""

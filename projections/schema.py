@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-PROJECTION_VERSION = 3
+PROJECTION_VERSION = 4
 """The shape and meaning of the rows a fact produces. Part of every view set's digest, so views
 built by an earlier projector are never read as if they were this one's (2: rm_delay_parts;
-3: the delay board's totals per party, kept by the projector)."""
+3: the delay board's totals per party, kept by the projector; 4: rm_repeats)."""
 
 metadata = sa.MetaData()
 
@@ -244,6 +244,19 @@ delay_stage_totals = sa.Table(
     sa.Column("overdue_us", sa.BigInteger, nullable=False),
 )
 
+repeats = sa.Table(
+    "rm_repeats",
+    metadata,
+    # 重复访: the earlier case each repeat petition repeats (``projections.repeats``), with
+    # the repeat's receipt, so a list of repeats reads latest first from the index.
+    _view_set(),
+    sa.Column("case_id", ID, primary_key=True),
+    sa.Column("earlier_case_id", ID, nullable=False),
+    sa.Column("received_s", sa.Float, nullable=False),
+    sa.Index("rm_repeats_earlier", "view_set", "earlier_case_id"),
+    sa.Index("rm_repeats_received", "view_set", "received_s"),
+)
+
 units = sa.Table(
     "rm_units",
     metadata,
@@ -277,8 +290,10 @@ CASE_TABLES = (cases, case_petitioners, custody, clock_runs, patterns, delay_par
 TOTAL_TABLES = (delay_totals, delay_stage_totals)
 """Added up over many cases: kept by adding what a written case brings and taking away what
 its earlier rows brought (``projections.delay_totals``)."""
+RELATION_TABLES = (repeats,)
+"""Between cases: re-decided for every case related to one written (``projections.repeats``)."""
 DIRECTORY_TABLES = (units, people, memberships)
-VIEW_TABLES = (*CASE_TABLES, *TOTAL_TABLES, *DIRECTORY_TABLES)
+VIEW_TABLES = (*CASE_TABLES, *TOTAL_TABLES, *RELATION_TABLES, *DIRECTORY_TABLES)
 
 
 def create_all(engine: sa.Engine) -> None:

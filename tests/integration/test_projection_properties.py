@@ -64,6 +64,11 @@ def check_history(ledger: Ledger, clock: Clock, seed: int, batch: int, crash_aft
     assert dump(engine, live) == dump(engine, full)
     # The totals the projector kept by adding and taking away are those of the rows beside them.
     assert kept_totals(engine, live) == totals_from_rows(engine, live)
+    # The repeats it kept, re-deciding every related case on each write, are the rule's.
+    views = Views(engine, live, NATIONAL.rules)
+    with engine.connect() as conn:
+        kept = {k: v["earlier_case_id"] for k, v in views._repeat_of(conn, None).items()}
+        assert kept == views.repeats_by_rule(conn)
     # The board's added-up closed custody reads as the intervals do, at any instant (before,
     # amid and after the story's custody), whichever cases it must read from the intervals.
     views = Views(engine, live, NATIONAL.rules)

@@ -138,7 +138,7 @@ def cases_as_of(
     include = recorded_by(instant)
     directory = Directory()
     with source.connect() as src:
-        for fact in log.directory_facts(src):
+        for fact in log.directory_log.facts(source, src):
             if include(fact):
                 directory.apply(fact)
         grouped = log.facts_of(src, list(case_ids))

@@ -6,11 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+
 from api.demo import write_demo
 from api.readmodel import default_rules
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections.viewsets import cases_as_of, views_as_of
+from tests.conftest import Clock
+from tests.world import World
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -39,3 +43,41 @@ def test_a_case_judged_alone_as_of_an_instant_reads_as_in_the_whole_past_view_se
             assert compared > 5  # the instant falls where there is something to compare
     finally:
         ledger.close()
+
+
+def test_the_directory_read_once_still_sees_what_is_written_after(
+    world: World, clock: Clock
+) -> None:
+    """The directory's facts are read once per process and then only the new ones: a unit
+    renamed after a first replay is renamed in a replay as of after the rename."""
+    from projections import schema
+
+    loaded = default_rules()
+    clock.now = datetime(2025, 3, 4, tzinfo=ZONE)
+    case = world.register(datetime(2025, 3, 3, 9, 0, tzinfo=ZONE))
+    engine = world.ledger.engine
+
+    def unit_name(instant: datetime) -> str:
+        views = cases_as_of(engine, loaded, instant, [case.aggregate_id.hex])
+        u = schema.units
+        with views.engine.connect() as conn:
+            return str(
+                conn.execute(
+                    sa.select(u.c.name).where(
+                        u.c.view_set == views.view_set, u.c.unit_id == world.housing.hex
+                    )
+                ).scalar_one()
+            )
+
+    before = unit_name(clock.now)
+    clock.now = datetime(2025, 3, 10, tzinfo=ZONE)
+    world.ledger.update_unit(
+        world.housing,
+        "rename",
+        actor=world.at_office,
+        occurred_at=clock.now,
+        command_id="rename-housing",
+        name="市住房和城乡建设局（新）",
+    )
+    assert unit_name(datetime(2025, 3, 5, tzinfo=ZONE)) == before  # as it stood then
+    assert unit_name(datetime(2025, 3, 11, tzinfo=ZONE)) == "市住房和城乡建设局（新）"

@@ -47,16 +47,14 @@ def _on_time(
     """Runs of ``rule.clock`` counted in ``period``: on time if stopped before the deadline's
     end. A run still going past its deadline counts as late; one whose deadline is not yet
     computable, or that was cancelled (withdrawn, merged, restarted by a transfer), not at all."""
-    r, c = schema.clock_runs, schema.cases
+    r = schema.clock_runs
     period_column = {
         "deadline": r.c.deadline_period,
         "started": r.c.started_period,
         "stopped": r.c.stopped_period,
     }[rule.counted_by]
-    rows = conn.execute(
-        sa.select(r.c.unit, r.c.stopped_s, r.c.deadline_end_s, c.c.case_number)
-        .join(c, sa.and_(c.c.view_set == r.c.view_set, c.c.case_id == r.c.case_id))
-        .where(
+    result_rows = conn.execute(
+        sa.select(r.c.unit, r.c.stopped_s, r.c.deadline_end_s, r.c.case_id).where(
             r.c.view_set == views.view_set,
             r.c.clock == rule.clock,
             r.c.cancelled.is_(False),
@@ -64,9 +62,10 @@ def _on_time(
             period_column == period,
             r.c.started_s <= now,
         )
-    ).all()
+    )
+    rows = result_rows.cursor.fetchall()  # type: ignore[union-attr]  # (text and floats)
     result: dict[str, Ratio] = defaultdict(Ratio)
-    for unit, stopped_s, deadline_end_s, number in rows:
+    for unit, stopped_s, deadline_end_s, number in rows:  # (a case id, for now)
         if stopped_s is None or stopped_s > now:
             if deadline_end_s > now:
                 continue  # still running and not yet late: not decided in this period
@@ -150,9 +149,21 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
                 sa.select(*_COUNTED).where(
                     c.c.view_set == views.view_set, c.c.registered_s <= n, column == period
                 )
-            ).mappings():
-                found[row["case_id"]] = row
+            ):
+                found[row.case_id] = row
         cases = [found[case_id] for case_id in sorted(found)]
+        # The on-time rates were counted by case id: their case numbers, mostly known here.
+        on_time_ids = {
+            case_id
+            for rates in (acceptance, completion, registration, routing)
+            for ratio in rates.values()
+            for case_id in ratio.cases
+        }
+        numbers = {case_id: found[case_id].case_number for case_id in on_time_ids & set(found)}
+        numbers.update(views.case_numbers(conn, on_time_ids - set(found)))
+        for rates in (acceptance, completion, registration, routing):
+            for ratio in rates.values():
+                ratio.cases = [numbers[case_id] for case_id in ratio.cases]
         # One select per period column, each by its index (said with OR, SQLite reads every
         # case of the view set).
         counted = sa.union(
@@ -164,7 +175,7 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
             )
         )
         repeats, repeated = views.repeats_among(
-            conn, counted, [case["case_id"] for case in cases if case["replied_period"] == period]
+            conn, counted, [case.case_id for case in cases if case.replied_period == period]
         )
 
     handling: dict[str, dict[str, Ratio]] = defaultdict(lambda: defaultdict(Ratio))
@@ -178,28 +189,28 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
             ratio.cases.append(number)
 
     for case in cases:
-        number = case["case_number"]
-        is_repeat = case["case_id"] in repeats
-        if case["registered_period"] == period:
-            office = offices[case["registering_office"]]
+        number = case.case_number
+        is_repeat = case.case_id in repeats
+        if case.registered_period == period:
+            office = offices[case.registering_office]
             count(office, "repeat_petition_rate", is_repeat, number)
-            count(office, "skip_level_rate", case["skip_level"], number)
-            count(office, "collective_visit_rate", case["collective"], number)
-        if case["accepted_period"] == period and case["accepted_by"]:
-            unit = handling[case["accepted_by"]]
+            count(office, "skip_level_rate", case.skip_level, number)
+            count(office, "collective_visit_rate", case.collective, number)
+        if case.accepted_period == period and case.accepted_by:
+            unit = handling[case.accepted_by]
             count(unit, "repeat_petition_rate", is_repeat, number)
-            count(unit, "skip_level_rate", case["skip_level"], number)
-            count(unit, "collective_visit_rate", case["collective"], number)
+            count(unit, "skip_level_rate", case.skip_level, number)
+            count(unit, "collective_visit_rate", case.collective, number)
             if not is_repeat:
-                count(unit, "first_contact_settlement_rate", case["first_contact_settled"], number)
-        replied = case["replied_s"] is not None and case["replied_s"] <= n
-        if replied and case["replied_period"] == period and case["replied_by"]:
-            unit = handling[case["replied_by"]]
-            is_rated = case["rating"] in rated
+                count(unit, "first_contact_settlement_rate", case.first_contact_settled, number)
+        replied = case.replied_s is not None and case.replied_s <= n
+        if replied and case.replied_period == period and case.replied_by:
+            unit = handling[case.replied_by]
+            is_rated = case.rating in rated
             count(unit, "participation_rate", is_rated, number)
             if is_rated:
-                count(unit, "satisfaction_rate", case["rating"] in satisfied, number)
-            ceased = case["appeals"] == 0 and case["case_id"] not in repeated
+                count(unit, "satisfaction_rate", case.rating in satisfied, number)
+            ceased = case.appeals == 0 and case.case_id not in repeated
             count(unit, "cease_rate", ceased, number)
     for unit_id, ratio in acceptance.items():
         handling[unit_id]["on_time_acceptance_rate"] = ratio

@@ -1,11 +1,12 @@
 """The delay board's totals per party, kept as cases are written (超期看板的汇总).
 
-A settled case (all custody ended, no 督办 notice running) brings to each party it involved one
-case held, one case overdue if any of its time with the party was late, and its overdue time,
-in total and per stage. Writing a case's rows takes away what its earlier rows brought and adds
-what the new ones bring, in the transaction that writes them, so the totals are always those
-of the rows beside them: incremental projection and rebuild alike. Time is added up in integer
-microseconds so that adding a case and taking it away again leaves exactly what was there.
+A case's closed custody (intervals ended, 督办 notice runs stopped) brings to each party it
+involved one case held, one case overdue if any of that time with the party was late, and
+its overdue time, in total and per stage; the board adds what is still open at its instant.
+Writing a case's rows takes away what its earlier rows brought and adds what the new ones
+bring, in the transaction that writes them, so the totals are always those of the rows beside
+them: incremental projection and rebuild alike. Time is added up in integer microseconds so
+that adding a case and taking it away again leaves exactly what was there.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Change:
             self.stages[kind, party, stage] += us
 
     def add_written(self, batches: dict[str, list[Row]]) -> None:
-        """Add the settled rows of a batch about to be written (tuples in column order)."""
+        """Add the rows of a batch about to be written (tuples in column order)."""
         self.add(
             ((r[1], r[2], r[3], r[4]) for r in batches[_c.name]),
             ((r[1], r[2], r[3], r[4], r[5]) for r in batches[_d.name]),

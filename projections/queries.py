@@ -9,7 +9,7 @@ facts recorded by then). Overdue time of an interval [start, end) with deadline 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -88,7 +88,7 @@ def _run_overdue_expr(now: float) -> sa.ColumnElement[float]:
 
 
 _dc = schema.delay_cases
-_WORST_SETTLED = (
+_WORST_CLOSED = (
     sa.select(_dc.c.case_id, _dc.c.overdue_s)
     .where(
         _dc.c.view_set == sa.bindparam("view_set"),
@@ -100,7 +100,7 @@ _WORST_SETTLED = (
     .order_by(_dc.c.overdue_s.desc(), _dc.c.case_id)
     .limit(sa.bindparam("top"))
 )
-"""A party's worst settled cases: one statement, built once, run for every party shown."""
+"""A party's worst cases by closed time: one statement, built once, run for every party shown."""
 
 
 class BoardPage(NamedTuple):
@@ -288,21 +288,6 @@ class Views:
             parts.append(notices)
         return sa.union_all(*parts).subquery()
 
-    def _live_cases(self, n: float) -> sa.CompoundSelect[Any]:
-        """The cases whose delay still moves at ``n``: custody or a 督办 notice run still open,
-        or (for an instant before the record's end) custody that ended after ``n``. The board
-        reads every other case's closed parts added up, from ``rm_delay_parts``."""
-        t, r, d = schema.custody, schema.clock_runs, schema.delay_parts
-        return sa.union(
-            sa.select(t.c.case_id).where(t.c.view_set == self.view_set, t.c.end_s.is_(None)),
-            sa.select(r.c.case_id).where(
-                r.c.view_set == self.view_set,
-                r.c.stopped_s.is_(None),
-                r.c.held_by == "supervised_unit",
-            ),
-            sa.select(d.c.case_id).where(d.c.view_set == self.view_set, d.c.ended_s > n),
-        )
-
     def delay_board(
         self,
         party: str,
@@ -335,17 +320,18 @@ class Views:
         ``within`` (all if None), how many parties there are and the most overdue days of
         one (the scale of every page's bars).
 
-        The settled cases (custody all ended, no notice running) are read as the projector
-        added them up, one row per party (``rm_delay_totals``, ``rm_delay_stage_totals``);
-        a settled case that ended after ``now`` is taken away from them again
-        (``rm_delay_parts``). The cases still moving at ``now`` (:meth:`_live_cases`, which
-        includes those) are computed from their intervals. Only the parties shown have their
+        Every case's closed custody is read as the projector added it up, one row per party
+        (``rm_delay_totals``, ``rm_delay_stage_totals``); what is open at ``now`` (a custody
+        interval, a running 督办 notice: one row per open case) is added to it, counting a
+        case held or overdue only where its closed time with that party did not already. A
+        case with custody closed after ``now`` is taken away from the totals again
+        (``rm_delay_parts``) and read from its intervals. Only the parties shown have their
         worst cases looked up (``rm_delay_cases``, in index order)."""
         n = now.timestamp()
         totals, stage_totals, d = schema.delay_totals, schema.delay_stage_totals, schema.delay_parts
         mine = (totals.c.view_set == self.view_set, totals.c.kind == party)
-        # party -> [cases held, cases overdue, overdue µs of the settled cases]
-        settled: dict[str, list[int]] = {}
+        # party -> [cases held, cases overdue, overdue µs] of the closed custody
+        closed: dict[str, list[int]] = {}
         stage_us: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         with self.engine.connect() as conn:
             for who, held, overdue_cases, us in conn.execute(
@@ -353,14 +339,15 @@ class Views:
                     totals.c.party, totals.c.cases_held, totals.c.cases_overdue, totals.c.overdue_us
                 ).where(*mine)
             ):
-                settled[who] = [held, overdue_cases, us]
+                closed[who] = [held, overdue_cases, us]
             for who, stage, us in conn.execute(
                 sa.select(
                     stage_totals.c.party, stage_totals.c.stage, stage_totals.c.overdue_us
                 ).where(stage_totals.c.view_set == self.view_set, stage_totals.c.kind == party)
             ):
                 stage_us[who][stage] += us
-            # Settled since ``now``: not settled at ``now``; read below from the intervals.
+            # Custody closed after ``now`` (or opened after it: the interval before it closed
+            # after ``now``): such a case is read entirely from its intervals below.
             ended_later: dict[tuple[str, str], int] = defaultdict(int)
             for case_id, who, stage, overdue_s in conn.execute(
                 sa.select(d.c.case_id, d.c.party, d.c.stage, d.c.overdue_s).where(
@@ -371,50 +358,64 @@ class Views:
                 ended_later[who, case_id] += us
                 stage_us[who][stage] -= us
             for (who, _), us in ended_later.items():
-                held = settled[who]
+                held = closed[who]
                 held[0] -= 1
                 held[1] -= us > 0
                 held[2] -= us
-            moving_cases: dict[tuple[str, str], float] = defaultdict(float)
+            later = {case_id for _, case_id in ended_later}
+            # party -> [cases held, cases overdue, overdue seconds]
+            sums: dict[str, list[float]] = {
+                who: [held, overdue_cases, us / 1e6]
+                for who, (held, overdue_cases, us) in closed.items()
+                if held > 0
+            }
             moving_stages: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-            # The moving cases' ids first, then their intervals by key: given the cases as a
-            # subquery, SQLite walks every interval of the parties' index instead.
-            live = [case_id for (case_id,) in conn.execute(self._live_cases(n))]
-            for chunk in chunks(live):
+            # What is open at ``now``, added to the case's closed time with the same party.
+            open_parts: dict[tuple[str, str], float] = defaultdict(float)
+            for case_id, who, stage, overdue in self._open_parts(conn, party, n):
+                if case_id in later or who is None:
+                    continue
+                open_parts[who, case_id] += overdue
+                moving_stages[who][stage] += overdue
+            closed_of = self._closed_of(conn, party, {case_id for _, case_id in open_parts})
+            # case totals of the cases open or read from intervals, per party: candidates
+            # for the worst (the closed ones' come from the index)
+            candidates: dict[str, dict[str, float]] = defaultdict(dict)
+            for (who, case_id), overdue in open_parts.items():
+                party_sums = sums.setdefault(who, [0, 0, 0.0])
+                before = closed_of.get((who, case_id))
+                if before is None:
+                    party_sums[0] += 1  # first held by this party now
+                    before = 0.0
+                if before <= 0 < overdue:
+                    party_sums[1] += 1  # overdue with this party only now
+                party_sums[2] += overdue
+                candidates[who][case_id] = before + overdue
+            for chunk in chunks(later):
                 moving = self._overdue_parts(party, n, cases=chunk)
                 # The driver's rows as they are (floats and text: nothing to convert).
                 rows = conn.execute(sa.select(moving)).cursor.fetchall()  # type: ignore[union-attr]
+                per_case: dict[tuple[str, str], float] = defaultdict(float)
                 for case_id, who, stage, overdue in rows:
                     if who is None:
                         continue
-                    moving_cases[who, case_id] += overdue or 0.0
+                    per_case[who, case_id] += overdue or 0.0
                     moving_stages[who][stage] += overdue or 0.0
-            # party -> [cases held, cases overdue, overdue seconds, worst moving seconds]
-            sums: dict[str, list[float]] = {
-                who: [held, overdue_cases, us / 1e6, 0.0]
-                for who, (held, overdue_cases, us) in settled.items()
-                if held > 0
-            }
-            candidates: dict[str, list[tuple[float, str]]] = defaultdict(list)
-            for (who, case_id), overdue in moving_cases.items():
-                party_sums = sums.setdefault(who, [0, 0, 0.0, 0.0])
-                party_sums[0] += 1
-                party_sums[1] += overdue > 0
-                party_sums[2] += overdue
-                party_sums[3] = max(party_sums[3], overdue)
-                if overdue > 0:
-                    candidates[who].append((overdue, case_id))
+                for (who, case_id), overdue in per_case.items():
+                    party_sums = sums.setdefault(who, [0, 0, 0.0])
+                    party_sums[0] += 1
+                    party_sums[1] += overdue > 0
+                    party_sums[2] += overdue
+                    candidates[who][case_id] = overdue
             allowed = set(within) if within is not None else None
             ordered = sorted(
                 (who for who in sums if allowed is None or who in allowed),
                 key=lambda who: (-sums[who][2], who),
             )
             shown = ordered[offset:] if limit is None else ordered[offset : offset + limit]
+            stale = Counter(who for who, _ in closed_of)  # index rows of open cases
             worst_cases = {
-                who: sorted(
-                    [*candidates[who], *self._worst_settled(conn, party, who, n, top)],
-                    key=lambda x: (-x[0], x[1]),
-                )[:top]
+                who: self._worst(conn, party, who, n, top, candidates[who], stale[who])
                 for who in shown
             }
             numbers = self.case_numbers(
@@ -422,7 +423,7 @@ class Views:
             )
         board = []
         for who in shown:
-            held, overdue_cases, total, worst_moving = sums[who]
+            held, overdue_cases, total = sums[who]
             listed = worst_cases[who]
             stages = {s: us / 1e6 for s, us in stage_us[who].items()}
             for s, v in moving_stages[who].items():
@@ -434,9 +435,7 @@ class Views:
                     "cases_overdue": int(overdue_cases),
                     "overdue_s": total,
                     "overdue_days": days(total, self.decimals),
-                    "worst_days": days(
-                        max(worst_moving, *(o for o, _ in listed[:1]), 0.0), self.decimals
-                    ),
+                    "worst_days": days(listed[0][0] if listed else 0.0, self.decimals),
                     "by_stage": {
                         s: days(v, self.decimals) for s, v in sorted(stages.items()) if v > 0
                     },
@@ -447,12 +446,74 @@ class Views:
         most = days(sums[ordered[0]][2], self.decimals) if ordered else Decimal(0)
         return BoardPage(board, len(ordered), most)
 
-    def _worst_settled(
-        self, conn: sa.Connection, party: str, who: str, n: float, top: int
+    def _worst(
+        self,
+        conn: sa.Connection,
+        party: str,
+        who: str,
+        n: float,
+        top: int,
+        moving: dict[str, float],
+        stale: int,
     ) -> list[tuple[float, str]]:
-        """A party's ``top`` worst settled cases at ``n``, from the index."""
-        values = {"view_set": self.view_set, "kind": party, "party": who, "n": n, "top": top}
-        return [(overdue, case_id) for case_id, overdue in conn.execute(_WORST_SETTLED, values)]
+        """A party's ``top`` worst cases at ``n``: those whose time with it is all closed,
+        from the index, and the ``moving`` ones (open, or read from their intervals) with
+        their whole time. The index gives an open case its closed time only, so as many more
+        are read as there are open cases with closed time (``stale``) for the party."""
+        values = {
+            "view_set": self.view_set,
+            "kind": party,
+            "party": who,
+            "n": n,
+            "top": top + stale,
+        }
+        found = {case_id: overdue for case_id, overdue in conn.execute(_WORST_CLOSED, values)}
+        found.update(moving)
+        ranked = sorted(((o, c) for c, o in found.items() if o > 0), key=lambda x: (-x[0], x[1]))
+        return ranked[:top]
+
+    def _open_parts(
+        self, conn: sa.Connection, party: str, n: float
+    ) -> list[tuple[str, str | None, str, float]]:
+        """(case, party, stage, overdue seconds at ``n``) of the custody intervals open at
+        ``n`` and, for units, the 督办 notices running against them."""
+        column = {"unit": "holder_unit", "person": "handler", "leader": "leader"}[party]
+        t, r = schema.custody, schema.clock_runs
+        parts: list[Any] = [
+            sa.select(
+                t.c.case_id,
+                t.c[column],
+                sa.func.coalesce(t.c.clock, t.c.stage),
+                overdue_expr(t, n),
+            ).where(t.c.view_set == self.view_set, t.c.end_s.is_(None), t.c.start_s <= n)
+        ]
+        if party == "unit":
+            parts.append(
+                sa.select(r.c.case_id, r.c.unit, r.c.clock, _run_overdue_expr(n)).where(
+                    r.c.view_set == self.view_set,
+                    r.c.held_by == "supervised_unit",
+                    r.c.stopped_s.is_(None),
+                    r.c.started_s <= n,
+                )
+            )
+        found: list[Any] = []
+        for query in parts:
+            found.extend(conn.execute(query).cursor.fetchall())  # type: ignore[union-attr]
+        return found
+
+    def _closed_of(
+        self, conn: sa.Connection, party: str, case_ids: Collection[str]
+    ) -> dict[tuple[str, str], float]:
+        """(party, case) -> the case's closed overdue seconds with that party."""
+        c = schema.delay_cases
+        query = sa.select(c.c.party, c.c.case_id, c.c.overdue_s).where(
+            c.c.view_set == self.view_set, c.c.kind == party
+        )
+        found: dict[tuple[str, str], float] = {}
+        for chunk in chunks(case_ids):
+            for who, case_id, overdue in conn.execute(query.where(c.c.case_id.in_(chunk))):
+                found[who, case_id] = overdue
+        return found
 
     def _listed(
         self, shown: list[tuple[float, str]], numbers: dict[Any, Any]

@@ -140,7 +140,7 @@ _columns(
 )
 _columns(
     schema.delay_cases,
-    ("view_set", "case_id", "kind", "party", "overdue_s", "ended_s"),
+    ("view_set", "case_id", "kind", "party", "overdue_s", "ended_s", "settled"),
 )
 _plain, _held, _flags = itemgetter(*_PLAIN), itemgetter(*_HELD), itemgetter(*_FLAGS)
 _outcome, _closing = itemgetter(*_OUTCOME), itemgetter(*_CLOSING)
@@ -268,17 +268,19 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
 
 
 def settled_delay(view_set: str, judgment: Judgment) -> dict[str, list[Row]]:
-    """The delay board's rows of a *settled* case — all custody ended, no 督办 notice running,
-    so its overdue time no longer depends on "now": per party kind, party and stage
-    (``rm_delay_parts``) and per party (``rm_delay_cases``). Each interval's overdue part is
-    what ``queries.overdue_expr`` gives at any instant after its end. A case still moving has
-    none: the board reads it from its intervals at its instant."""
-    none: dict[str, list[Row]] = {"rm_delay_parts": [], "rm_delay_cases": []}
+    """The delay board's rows of a case: the overdue time of its *closed* custody intervals
+    (and stopped 督办 notice runs, against the supervised unit), which no longer depends on
+    "now", per party kind, party and stage (``rm_delay_parts``) and per party
+    (``rm_delay_cases``, marked ``settled`` when nothing of the case is still open). Each
+    interval's overdue part is what ``queries.overdue_expr`` gives at any instant after its
+    end; the board adds the open ones at its instant."""
     parts: dict[tuple[str, str | None, str], float] = {}
     ends: list[float] = []
+    settled = True
     for i in judgment.intervals:
         if i.end is None:
-            return none
+            settled = False
+            continue
         end = i.end.timestamp()
         ends.append(end)
         overdue = 0.0
@@ -292,7 +294,8 @@ def settled_delay(view_set: str, judgment: Judgment) -> dict[str, list[Row]]:
         if r.held_by != "supervised_unit":
             continue
         if r.stopped_at is None:
-            return none
+            settled = False
+            continue
         end = r.stopped_at.timestamp()
         ends.append(end)
         overdue = 0.0
@@ -300,7 +303,7 @@ def settled_delay(view_set: str, judgment: Judgment) -> dict[str, list[Row]]:
             overdue = max(end - r.deadline_end.timestamp(), 0.0)
         parts["unit", r.unit, r.clock] = parts.get(("unit", r.unit, r.clock), 0.0) + overdue
     if not parts:
-        return none
+        return {"rm_delay_parts": [], "rm_delay_cases": []}
     ended = max(ends)
     cid = judgment.case_id
     per_party: dict[tuple[str, str | None], float] = {}
@@ -312,7 +315,7 @@ def settled_delay(view_set: str, judgment: Judgment) -> dict[str, list[Row]]:
             for (kind, party, stage), overdue in parts.items()
         ],
         "rm_delay_cases": [
-            (view_set, cid, kind, party, overdue, ended)
+            (view_set, cid, kind, party, overdue, ended, settled)
             for (kind, party), overdue in per_party.items()
         ],
     }

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-PROJECTION_VERSION = 4
+PROJECTION_VERSION = 5
 """The shape and meaning of the rows a fact produces. Part of every view set's digest, so views
 built by an earlier projector are never read as if they were this one's (2: rm_delay_parts;
-3: the delay board's totals per party, kept by the projector; 4: rm_repeats)."""
+3: the delay board's totals per party, kept by the projector; 4: rm_repeats; 5: the
+totals hold every case's closed custody, open or not)."""
 
 metadata = sa.MetaData()
 
@@ -187,11 +188,11 @@ patterns = sa.Table(
 delay_parts = sa.Table(
     "rm_delay_parts",
     metadata,
-    # What the delay board adds up, of a *settled* case only (no custody open, no 督办 notice
-    # running: its overdue time no longer moves): per party kind (unit, person, leader),
-    # party and stage, the overdue seconds of its custody intervals (and notice runs) with
-    # that party. ``ended_s`` is the case's last end, so a board asked for an earlier instant
-    # knows which cases it must read from the intervals instead.
+    # What the delay board adds up that no longer moves: per case, party kind (unit, person,
+    # leader), party and stage, the overdue seconds of the case's *closed* custody intervals
+    # (and stopped 督办 notice runs) with that party. ``ended_s`` is the case's last closed
+    # end, so a board asked for an earlier instant knows which cases it must read from the
+    # intervals instead.
     sa.Column("view_set", VIEW_SET, nullable=False),
     sa.Column("case_id", ID, nullable=False),
     sa.Column("kind", sa.String(8), nullable=False),
@@ -206,25 +207,27 @@ delay_parts = sa.Table(
 delay_cases = sa.Table(
     "rm_delay_cases",
     metadata,
-    # A settled case's overdue seconds per party (its parts added up over the stages): the
-    # board's worst cases of a party, read in order from the index.
+    # The same per party (added up over the stages), ``settled`` when nothing of the case is
+    # open any more: the board's worst cases of a party, read in order from the index, and
+    # what an open interval adds to (is the case already overdue with that party?).
     sa.Column("view_set", VIEW_SET, nullable=False),
     sa.Column("case_id", ID, nullable=False),
     sa.Column("kind", sa.String(8), nullable=False),
     sa.Column("party", ID),
     sa.Column("overdue_s", sa.Float, nullable=False),
     sa.Column("ended_s", sa.Float, nullable=False),
-    sa.Index("rm_delay_cases_case", "view_set", "case_id"),
+    sa.Column("settled", sa.Boolean, nullable=False),
+    sa.Index("rm_delay_cases_case", "view_set", "case_id", "kind"),
     sa.Index("rm_delay_cases_worst", "view_set", "kind", "party", "overdue_s", "case_id"),
 )
 
 delay_totals = sa.Table(
     "rm_delay_totals",
     metadata,
-    # Per party, the settled cases added up: how many it held, how many of them overdue, and
-    # the overdue time in microseconds (integers: the projector adds a re-judged case's new
-    # parts and subtracts its old ones, and integer sums come back exactly to where they
-    # were). A board request reads one row per party, not one per case.
+    # Per party, the closed custody of every case added up: how many cases it held, how many
+    # of them overdue, and the overdue time in microseconds (integers: the projector adds a
+    # re-judged case's new parts and subtracts its old ones, and integer sums come back
+    # exactly to where they were). A board request reads one row per party, not per case.
     _view_set(),
     sa.Column("kind", sa.String(8), primary_key=True),
     sa.Column("party", ID, primary_key=True),

@@ -72,7 +72,7 @@ def kept_totals(engine: sa.Engine, view_set: str) -> dict[str, set[tuple[Any, ..
 
 
 def totals_from_rows(engine: sa.Engine, view_set: str) -> dict[str, set[tuple[Any, ...]]]:
-    """The same totals added up afresh from the settled cases' rows."""
+    """The same totals added up afresh from the cases' rows."""
     from projections.delay_totals import microseconds
 
     c, d = schema.delay_cases, schema.delay_parts

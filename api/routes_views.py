@@ -197,15 +197,20 @@ def rule_diff_page(
     period: str,
     *,
     limit: int,
-    offset: int,
+    after: str | None,
 ) -> dict[str, Any]:
     """What the console shows of two view sets: one period's differences, and a page of the
-    runs whose deadline or lateness moved (cut in the database) with how many there are."""
+    runs whose deadline or lateness moved (from the case after ``after``), with the case the
+    next page starts after."""
     access.require_view(principal, "statistics")
     va, vb = built_views(ledger, a), built_views(ledger, b)
     scope = access.Scope(principal, va)
-    moved, total = moved_page(
-        va, vb, limit=limit, offset=offset, units=None if scope.everything() else list(scope.units)
+    moved, next_after = moved_page(
+        va,
+        vb,
+        limit=limit,
+        after=after,
+        visible=None if scope.everything() else scope.visible_cases,
     )
     return {
         "a": {"view_set": va.view_set, "rulebook": va.rules.rulebook.name},
@@ -213,7 +218,7 @@ def rule_diff_page(
         "period": period,
         **_period_diff(va, vb, scope, period, datetime.now(UTC)),
         "moved_cases": [plain(m) for m in moved],
-        "moved_total": total,
+        "next_after": next_after,
     }
 
 

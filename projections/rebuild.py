@@ -226,78 +226,67 @@ def moved_page(
     views_b: Views,
     *,
     limit: int,
-    offset: int = 0,
-    units: list[str] | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """:func:`moved_cases` cut in the database: the runs ``offset`` to ``offset + limit`` in
-    the same order, and how many there are. ``units``: only the cases involving one of these
-    units in view set A (None: all)."""
-    r = schema.clock_runs
-    a, b = r.alias("a"), r.alias("b")
-
-    def one_way(x: Any, y: Any, x_set: str, y_set: str, *, both: bool) -> sa.Select[Any]:
-        """Runs of ``x`` with no twin in ``y`` (and, once, twins that differ)."""
-        twin = sa.and_(
-            y.c.view_set == y_set,
-            y.c.case_id == x.c.case_id,
-            y.c.clock == x.c.clock,
-            y.c.notice_no == x.c.notice_no,
-            y.c.started_s == x.c.started_s,
-        )
-        differs = y.c.case_id.is_(None)
-        if both:
-            differs = sa.or_(
-                differs,
-                y.c.deadline.is_distinct_from(x.c.deadline),
-                y.c.late.is_distinct_from(x.c.late),
-            )
-        mine, other = (x, y) if x is a else (y, x)
-        return (
-            sa.select(
-                x.c.case_id,
-                x.c.clock,
-                x.c.notice_no,
-                x.c.started_s,
-                mine.c.deadline.label("deadline_a"),
-                mine.c.late.label("late_a"),
-                other.c.deadline.label("deadline_b"),
-                other.c.late.label("late_b"),
-            )
-            .select_from(x.outerjoin(y, twin))
-            .where(x.c.view_set == x_set, differs)
-        )
-
-    moved = sa.union_all(
-        one_way(a, b, views_a.view_set, views_b.view_set, both=True),
-        one_way(b, a, views_b.view_set, views_a.view_set, both=False),
-    ).subquery()
-    query = sa.select(moved)
-    if units is not None:
-        query = query.where(moved.c.case_id.in_(views_a._involving(units)))
+    after: str | None = None,
+    visible: Callable[[set[str]], set[str]] | None = None,
+    chunk: int = 2000,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """:func:`moved_cases` a page at a time: the runs of the cases after ``after`` (a case
+    id), whole cases until at least ``limit`` runs, and the case to continue after (None at
+    the end). The runs are read a range of cases at a time, by key: a page costs the same
+    wherever it starts, and no request reads both view sets whole. ``visible``: keeps the
+    cases the user sees."""
+    r, c = schema.clock_runs, schema.cases
+    columns = (r.c.case_id, r.c.clock, r.c.notice_no, r.c.started_s, r.c.deadline, r.c.late)
+    page: list[dict[str, Any]] = []
     with views_a.engine.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
-        rows = conn.execute(
-            query.order_by(moved.c.case_id, moved.c.clock, moved.c.notice_no, moved.c.started_s)
-            .limit(limit)
-            .offset(offset)
-        ).all()
-        numbers = views_a.case_numbers(conn, {row[0] for row in rows})
-    return [
-        {
-            "case_id": case_id,
-            "case_number": numbers.get(case_id),
-            "clock": clock,
-            "notice_no": notice,
-            "before": {"deadline": _date(deadline_a), "late": late_a},
-            "after": {"deadline": _date(deadline_b), "late": late_b},
-        }
-        for case_id, clock, notice, _, deadline_a, late_a, deadline_b, late_b in rows
-    ], int(total or 0)
+        while True:
+            ids = list(
+                conn.execute(
+                    sa.select(c.c.case_id)
+                    .where(c.c.view_set == views_a.view_set, c.c.case_id > (after or ""))
+                    .order_by(c.c.case_id)
+                    .limit(chunk)
+                ).scalars()
+            )
+            if not ids:
+                return page, None
+            last = ids[-1]
 
+            def runs(views: Views, first: str | None = after, end: str = last) -> dict[Any, Any]:
+                query = sa.select(*columns).where(
+                    r.c.view_set == views.view_set, r.c.case_id > (first or ""), r.c.case_id <= end
+                )
+                return {
+                    (case_id, clock, notice, started): (deadline, late)
+                    for case_id, clock, notice, started, deadline, late in conn.execute(query)
+                }
 
-def _date(value: Any) -> date | None:
-    """A date as the table gives it (in a union, SQLite hands back its ISO text)."""
-    return date.fromisoformat(value) if isinstance(value, str) else value
+            ra, rb = runs(views_a), runs(views_b)
+            moved = [key for key in sorted(set(ra) | set(rb)) if ra.get(key) != rb.get(key)]
+            cases = {key[0] for key in moved}
+            if visible is not None and cases:
+                cases = visible(cases)
+            numbers = views_a.case_numbers(conn, cases)
+            for key in moved:
+                case_id, clock, notice, _started = key
+                if case_id not in cases:
+                    continue
+                if len(page) >= limit and page[-1]["case_id"] != case_id:
+                    return page, page[-1]["case_id"]  # whole cases on a page
+                before, now = ra.get(key, (None, None)), rb.get(key, (None, None))
+                page.append(
+                    {
+                        "case_id": case_id,
+                        "case_number": numbers.get(case_id),
+                        "clock": clock,
+                        "notice_no": notice,
+                        "before": {"deadline": before[0], "late": before[1]},
+                        "after": {"deadline": now[0], "late": now[1]},
+                    }
+                )
+            if len(ids) < chunk:
+                return page, None
+            after = last
 
 
 def periods(views: Views) -> list[str]:

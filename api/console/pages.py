@@ -487,26 +487,19 @@ def rule_diff_page(
     a: str | None = None,
     b: str | None = None,
     period: str | None = None,
-    page: int = 1,
+    after: str | None = None,
 ) -> Response:
     """规则对比: two rulebooks side by side for one period (the latest, unless chosen), what
-    differs, and the cases that moved, a page at a time."""
+    differs, and the cases that moved, a page at a time (``after``: the last case shown)."""
     ledger = _ledger(request)
     access.require_view(principal, "statistics")
     sets = built_view_sets(ledger)
     report = None
     known = _periods(ledger, None)
     chosen = period or known[-1]
-    page = max(page, 1)
     if a and b:
         report = rule_diff_page_data(
-            ledger,
-            principal,
-            a,
-            b,
-            chosen,
-            limit=MOVED_PAGE_SIZE,
-            offset=(page - 1) * MOVED_PAGE_SIZE,
+            ledger, principal, a, b, chosen, limit=MOVED_PAGE_SIZE, after=after or None
         )
     elif len(sets) >= 2:
         a, b = sets[0]["id"], sets[1]["id"]
@@ -520,8 +513,7 @@ def rule_diff_page(
         period=chosen,
         periods=known,
         report=report,
-        page=page,
-        pages=max(1, -(-report["moved_total"] // MOVED_PAGE_SIZE)) if report else 1,
+        after=after or "",
         clocks=_clocks(request),
     )
 

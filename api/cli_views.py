@@ -177,7 +177,7 @@ def stats(
 ) -> None:
     """Assessment rates per unit for a period, and the ranking (考核排名)."""
     with _views(as_of, rulebook) as (_, views, now):
-        result = unit_statistics(views, period, now).as_dict()
+        result = unit_statistics(views, period, now, with_cases=False).as_dict()
         known = names(views)
     if as_json:
         out.print_json(json.dumps(plain(result), ensure_ascii=False))

@@ -138,7 +138,7 @@ def statistics_result(
     access.require_view(principal, "statistics")
     views, now = views_for(ledger, as_of, after)
     scope = access.Scope(principal, views)
-    result = unit_statistics(views, period, now).as_dict()
+    result = unit_statistics(views, period, now, with_cases=False).as_dict()
     allowed, known = scope.parties(), names(views)  # read once for the three lists
     for key in ("petition_offices", "handling_units", "ranking"):
         result[key] = [named(views, r, known) for r in result[key] if r["unit"] in allowed]

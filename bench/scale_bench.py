@@ -360,7 +360,7 @@ def step_queries(url: str, view_set: str, samples: int, seed: int) -> dict[str, 
             _times(raw_custody, chosen_units)
         ),
         "unit_statistics_period": _percentiles(
-            _times(lambda p: unit_statistics(views, p, NOW), chosen_periods)
+            _times(lambda p: unit_statistics(views, p, NOW, with_cases=False), chosen_periods)
         ),
         "unit_statistics_baseline_raw_period_cases": _percentiles(
             _times(raw_period, chosen_periods)

@@ -124,8 +124,14 @@ class Statistics:
         }
 
 
-def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
-    """Every rate of DOMAIN.md for ``period`` (a label such as ``2025-03``), per unit."""
+def unit_statistics(
+    views: Views, period: str, now: datetime, *, with_cases: bool = True
+) -> Statistics:
+    """Every rate of DOMAIN.md for ``period`` (a label such as ``2025-03``), per unit, with
+    the case numbers behind every numerator; ``with_cases=False``: the same figures without
+    the case lists, added up in the database (what a statistics page shows)."""
+    if not with_cases:
+        return _counted_in_database(views, period, now)
     definitions = views.rules.rulebook.definitions
     rated = {str(x) for x in definitions.rated}
     satisfied = {str(x) for x in definitions.satisfied}
@@ -212,6 +218,22 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
                 count(unit, "satisfaction_rate", case.rating in satisfied, number)
             ceased = case.appeals == 0 and case.case_id not in repeated
             count(unit, "cease_rate", ceased, number)
+    return _assemble(
+        views, period, kinds, offices, handling, (acceptance, completion, registration, routing)
+    )
+
+
+def _assemble(
+    views: Views,
+    period: str,
+    kinds: dict[Any, Any],
+    offices: dict[str, dict[str, Ratio]],
+    handling: dict[str, dict[str, Ratio]],
+    on_time: tuple[dict[str, Ratio], ...],
+) -> Statistics:
+    """The figures counted per unit, with the on-time rates (acceptance, completion,
+    registration, routing), as the offices' and the handling units' tables and the ranking."""
+    acceptance, completion, registration, routing = on_time
     for unit_id, ratio in acceptance.items():
         handling[unit_id]["on_time_acceptance_rate"] = ratio
     for unit_id, ratio in completion.items():
@@ -232,6 +254,138 @@ def unit_statistics(views: Views, period: str, now: datetime) -> Statistics:
         handling=handling_only,
         ranking=rank(views, handling_only),
     )
+
+
+def _yes(condition: Any) -> Any:
+    """1 where the condition holds, else 0: summed, how many rows it holds for."""
+    return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
+def _counted_in_database(views: Views, period: str, now: datetime) -> Statistics:
+    """The figures of :func:`unit_statistics` added up by the database, one GROUP BY per
+    table of figures, the repeat petitions read from the kept relation (``rm_repeats``):
+    the same numerators and denominators (a test compares them), without reading a row per
+    case into Python."""
+    definitions = views.rules.rulebook.definitions
+    rated = [str(x) for x in definitions.rated]
+    satisfied = [str(x) for x in definitions.satisfied]
+    n = now.timestamp()
+    c, u, r = schema.cases, schema.units, schema.repeats
+    vs = views.view_set
+    is_repeat = sa.exists().where(r.c.view_set == vs, r.c.case_id == c.c.case_id)
+    came_back = sa.exists().where(r.c.view_set == vs, r.c.earlier_case_id == c.c.case_id)
+    offices: dict[str, dict[str, Ratio]] = defaultdict(lambda: defaultdict(Ratio))
+    handling: dict[str, dict[str, Ratio]] = defaultdict(lambda: defaultdict(Ratio))
+
+    def put(table: dict[str, Ratio], metric: str, numerator: Any, denominator: Any) -> None:
+        if denominator:  # (as counting case by case: no case, no figure)
+            table[metric] = Ratio(int(numerator or 0), int(denominator))
+
+    with views.engine.connect() as conn:
+        kinds: dict[Any, Any] = pairs(
+            conn.execute(sa.select(u.c.unit_id, u.c.kind).where(u.c.view_set == vs)).all()
+        )
+        on_time = tuple(
+            _on_time_counted(conn, views, rule, period, n)
+            for rule in (
+                definitions.on_time_acceptance,
+                definitions.on_time_completion,
+                OnTime(clock="registration", counted_by="started"),
+                OnTime(clock="routing", counted_by="started"),
+            )
+        )
+        mine = (c.c.view_set == vs, c.c.registered_s <= n)
+        for unit, cases, repeat, skip, collective in conn.execute(
+            sa.select(
+                c.c.registering_office,
+                sa.func.count(),
+                _yes(is_repeat),
+                _yes(c.c.skip_level),
+                _yes(c.c.collective),
+            )
+            .where(*mine, c.c.registered_period == period)
+            .group_by(c.c.registering_office)
+        ):
+            office = offices[unit]
+            put(office, "repeat_petition_rate", repeat, cases)
+            put(office, "skip_level_rate", skip, cases)
+            put(office, "collective_visit_rate", collective, cases)
+        for unit, cases, repeat, skip, collective, first, settled in conn.execute(
+            sa.select(
+                c.c.accepted_by,
+                sa.func.count(),
+                _yes(is_repeat),
+                _yes(c.c.skip_level),
+                _yes(c.c.collective),
+                _yes(~is_repeat),
+                _yes(sa.and_(~is_repeat, c.c.first_contact_settled)),
+            )
+            .where(*mine, c.c.accepted_period == period, c.c.accepted_by.is_not(None))
+            .group_by(c.c.accepted_by)
+        ):
+            if not unit:
+                continue
+            table = handling[unit]
+            put(table, "repeat_petition_rate", repeat, cases)
+            put(table, "skip_level_rate", skip, cases)
+            put(table, "collective_visit_rate", collective, cases)
+            put(table, "first_contact_settlement_rate", settled, first)
+        is_rated = c.c.rating.in_(rated)
+        for unit, cases, rated_cases, satisfied_cases, ceased in conn.execute(
+            sa.select(
+                c.c.replied_by,
+                sa.func.count(),
+                _yes(is_rated),
+                _yes(sa.and_(is_rated, c.c.rating.in_(satisfied))),
+                _yes(sa.and_(c.c.appeals == 0, ~came_back)),
+            )
+            .where(
+                *mine,
+                c.c.replied_period == period,
+                c.c.replied_by.is_not(None),
+                c.c.replied_s <= n,
+            )
+            .group_by(c.c.replied_by)
+        ):
+            if not unit:
+                continue
+            table = handling[unit]
+            put(table, "participation_rate", rated_cases, cases)
+            put(table, "satisfaction_rate", satisfied_cases, rated_cases)
+            put(table, "cease_rate", ceased, cases)
+    return _assemble(views, period, kinds, offices, handling, on_time)
+
+
+def _on_time_counted(
+    conn: sa.Connection, views: Views, rule: OnTime, period: str, n: float
+) -> dict[str, Ratio]:
+    """:func:`_on_time`'s figures added up by the database."""
+    r = schema.clock_runs
+    period_column = {
+        "deadline": r.c.deadline_period,
+        "started": r.c.started_period,
+        "stopped": r.c.stopped_period,
+    }[rule.counted_by]
+    stopped = sa.and_(r.c.stopped_s.is_not(None), r.c.stopped_s <= n)
+    rows = conn.execute(
+        sa.select(
+            r.c.unit,
+            sa.func.count(),
+            _yes(sa.and_(stopped, r.c.stopped_s < r.c.deadline_end_s)),
+        )
+        .where(
+            r.c.view_set == views.view_set,
+            r.c.clock == rule.clock,
+            r.c.cancelled.is_(False),
+            r.c.deadline_end_s.is_not(None),
+            period_column == period,
+            r.c.started_s <= n,
+            # decided: stopped by now, or still running past its deadline (late)
+            sa.or_(stopped, r.c.deadline_end_s <= n),
+        )
+        .group_by(r.c.unit)
+    ).all()
+    return {unit: Ratio(int(on_time or 0), int(count)) for unit, count, on_time in rows}
 
 
 def rank(views: Views, units: dict[str, dict[str, Ratio]]) -> list[dict[str, Any]]:

@@ -18,7 +18,8 @@ from projections import projector as projector_module
 from projections.building import start_method
 from projections.projector import Projector
 from projections.queries import Views
-from projections.rebuild import rebuild
+from projections.rebuild import periods, rebuild
+from projections.statistics import unit_statistics
 from projections.viewsets import DEFAULT_RULEBOOK, ensure_live, load
 from tests.conftest import Clock
 from tests.integration.projection_helpers import dump, kept_totals, totals_from_rows
@@ -69,6 +70,12 @@ def check_history(ledger: Ledger, clock: Clock, seed: int, batch: int, crash_aft
     with engine.connect() as conn:
         kept = {k: v["earlier_case_id"] for k, v in views._repeat_of(conn, None).items()}
         assert kept == views.repeats_by_rule(conn)
+    # The statistics the database adds up are those counted case by case, at every instant.
+    for instant in (datetime(2025, 3, 1, tzinfo=UTC), clock.now):
+        for period in periods(views):
+            assert unit_statistics(views, period, instant, with_cases=False).as_dict() == (
+                unit_statistics(views, period, instant).as_dict()
+            )
     # The board's added-up closed custody reads as the intervals do, at any instant (before,
     # amid and after the story's custody), whichever cases it must read from the intervals.
     views = Views(engine, live, NATIONAL.rules)

@@ -69,3 +69,22 @@ def test_repeats_read_by_key_are_the_repeats_of_the_sql_rule(ledger: Ledger) -> 
             assert repeated == replied & came_back_after
             checked += len(repeats) + len(repeated)
         assert checked > 0
+
+
+def test_statistics_added_up_in_the_database_are_those_counted_case_by_case(
+    ledger: Ledger,
+) -> None:
+    """Every figure of every period, now and as of an earlier instant: the database's sums
+    (what the statistics page and API show) equal the count case by case (what the rule diff
+    lists the cases of)."""
+    from projections.statistics import unit_statistics
+
+    views = live_views(ledger)
+    compared = 0
+    for instant in (datetime.now(UTC), datetime(2024, 6, 30, tzinfo=UTC)):
+        for period in periods(views):
+            by_case = unit_statistics(views, period, instant).as_dict()
+            summed = unit_statistics(views, period, instant, with_cases=False).as_dict()
+            assert summed == by_case, (period, instant)
+            compared += sum(len(r["metrics"]) for r in by_case["handling_units"])
+    assert compared > 100

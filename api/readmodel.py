@@ -141,16 +141,35 @@ BUILT = ("live", "ready", "retired")
 
 
 def built_view_sets(ledger: Ledger) -> list[dict[str, Any]]:
-    """The view sets two rulebooks can be compared on, the live one first."""
+    """The view sets two rulebooks can be compared on, the live one first, then the newest:
+    only those still readable (built by this projector version from their rulebook file as
+    it is now; ``built_views`` refuses the others)."""
     store_views(ledger)  # ensures the live set exists and is caught up
     v = schema.view_sets
     with ledger.engine.connect() as conn:
         rows = conn.execute(
-            sa.select(v.c.id, v.c.rulebook_name, v.c.rulebook_version, v.c.status, v.c.position)
+            sa.select(
+                v.c.id,
+                v.c.rulebook_name,
+                v.c.rulebook_version,
+                v.c.status,
+                v.c.position,
+                v.c.rulebook_path,
+                v.c.rulebook_digest,
+            )
             .where(v.c.status.in_(BUILT))
-            .order_by(v.c.status != "live", v.c.id)
+            .order_by(v.c.status != "live", v.c.created_s.desc(), v.c.id)
         ).mappings()
-        return [dict(r) for r in rows]
+        found = [dict(r) for r in rows]
+    readable = []
+    for row in found:
+        try:
+            current = load_cached(Path(row.pop("rulebook_path"))).digest
+        except (OSError, ValueError):
+            continue
+        if current == row.pop("rulebook_digest"):
+            readable.append(row)
+    return readable
 
 
 def built_views(ledger: Ledger, name: str) -> Views:
@@ -164,7 +183,7 @@ def built_views(ledger: Ledger, name: str) -> Views:
     if row is None or row.status not in BUILT:
         raise NotFound(f"no built view set {name!r} (petition rebuild --rulebook FILE builds one)")
     try:
-        loaded = load(Path(row.rulebook_path))
+        loaded = load_cached(Path(row.rulebook_path))
     except (OSError, ValueError) as e:
         raise NotFound(f"view set {name}: its rulebook cannot be read: {e}") from None
     if loaded.digest != row.rulebook_digest:

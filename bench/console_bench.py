@@ -152,10 +152,10 @@ def main() -> None:
             return lambda: client.get(path, headers=bearer)
 
         few = max(5, args.repeat // 3)
-        # The live view set and one built under another rulebook, if there is one.
+        # The live view set and the newest built under another rulebook, if there is one.
         sets = built_view_sets(client.app.state.ledger)  # type: ignore[attr-defined]
         others = [s["id"] for s in sets[1:] if s["rulebook_name"] != sets[0]["rulebook_name"]]
-        built = [sets[0]["id"], others[-1]] if sets and others else []
+        built = [sets[0]["id"], others[0]] if sets and others else []
         party = client.get("/console/delay?by=unit")
         first_party = party.text.split('href="/console/delay/unit/')[1].split('"')[0]
         # (view, page, its API baseline or None where the API returns a complete list that the

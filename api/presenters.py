@@ -138,8 +138,16 @@ def history_view(
     ]
 
 
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any, names: Names | None = None) -> Any:
     """JSON-friendly: ids become names where the directory knows them, times ISO strings."""
+    kind = type(value)
+    if kind in _AS_THEY_ARE:  # most values: checked first (a statistics page has 25,000)
+        return value
+    if kind is dict:
+        return {k: plain(v, names if k != "petitioner_id" else None) for k, v in value.items()}
     if isinstance(value, UUID):
         return names(value) if names else str(value)
     if isinstance(value, datetime | date):

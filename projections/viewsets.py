@@ -7,6 +7,7 @@ the same rules always rebuild into the same name and a changed calendar is a new
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,9 +63,16 @@ def live_view_set(conn: sa.Connection) -> str | None:
     ).scalar()
 
 
+_schema_made: weakref.WeakKeyDictionary[sa.Engine, bool] = weakref.WeakKeyDictionary()
+"""The engines whose read-model tables this process has made or checked: every request asks
+for the live view set, and checking every table and index costs tens of milliseconds."""
+
+
 def ensure_live(engine: sa.Engine, loaded: LoadedRules) -> str:
     """The live view set; created (empty, to be caught up) under ``loaded`` if there is none."""
-    schema.create_all(engine)
+    if engine not in _schema_made:
+        schema.create_all(engine)
+        _schema_made[engine] = True
     with engine.begin() as conn:
         live = live_view_set(conn)
         if live is not None:

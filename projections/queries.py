@@ -206,23 +206,21 @@ class Views:
 
     def same_petitioners(self, case_id: str) -> set[str]:
         """The case and every case sharing a petitioner with it: all that its 重复访 judgment
-        (and theirs of it) can depend on."""
-        cp, other = schema.case_petitioners, schema.case_petitioners.alias("other")
+        (and theirs of it) can depend on. Two reads by key (as one self-join, SQLite may
+        walk the petitioners of every case)."""
+        cp = schema.case_petitioners
+        mine = cp.c.view_set == self.view_set
         with self.engine.connect() as conn:
-            found = {
-                related
-                for (related,) in conn.execute(
-                    sa.select(other.c.case_id)
-                    .join(
-                        cp,
-                        sa.and_(
-                            cp.c.view_set == other.c.view_set,
-                            cp.c.petitioner_id == other.c.petitioner_id,
-                        ),
-                    )
-                    .where(cp.c.view_set == self.view_set, cp.c.case_id == case_id)
-                )
-            }
+            petitioners = list(
+                conn.execute(
+                    sa.select(cp.c.petitioner_id).where(mine, cp.c.case_id == case_id)
+                ).scalars()
+            )
+            found = set(
+                conn.execute(
+                    sa.select(cp.c.case_id).where(mine, cp.c.petitioner_id.in_(petitioners))
+                ).scalars()
+            )
         return found | {case_id}
 
     def clock_runs(self, case_id: str) -> list[dict[str, Any]]:
@@ -413,7 +411,9 @@ class Views:
                 key=lambda who: (-sums[who][2], who),
             )
             shown = ordered[offset:] if limit is None else ordered[offset : offset + limit]
-            stale = Counter(who for who, _ in closed_of)  # index rows of open cases
+            # Index rows of open cases the index would list (closed time > 0): a party's
+            # worst are read past as many of them.
+            stale = Counter(who for (who, _), closed_s in closed_of.items() if closed_s > 0)
             worst_cases = {
                 who: self._worst(conn, party, who, n, top, candidates[who], stale[who])
                 for who in shown

@@ -7,6 +7,8 @@ the same rules always rebuild into the same name and a changed calendar is a new
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import threading
 import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 from domain.rulebook import RuleSet
 from projections import log, schema
 from projections.directory import Directory
+from projections.facts import Fact
 from projections.projector import (
     Projector,
     create_view_set,
@@ -113,15 +116,79 @@ def activate(engine: sa.Engine, view_set: str) -> None:
 
 def _transient(loaded: LoadedRules, name: str) -> sa.Engine:
     """An empty view set in memory."""
-    target = sa.create_engine(
-        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-    )
-    schema.create_all(target)
+    target = _memory_copy(_empty_schema())[0]
     with target.begin() as conn:
         create_view_set(
             conn, name, loaded.rules, loaded.digest, status="transient", path=str(loaded.path)
         )
     return target
+
+
+_templates_lock = threading.Lock()
+_empty: list[sqlite3.Connection] = []
+
+
+def _empty_schema() -> sqlite3.Connection:
+    """An in-memory database with every read-model table and index, made once per process:
+    a transient view set starts as a copy of it (a page copy takes a millisecond; creating
+    the tables and indexes, tens)."""
+    with _templates_lock:
+        if not _empty:
+            raw = sqlite3.connect(":memory:", check_same_thread=False)
+            engine = sa.create_engine("sqlite://", poolclass=StaticPool, creator=lambda: raw)
+            schema.create_all(engine)
+            _empty.append(raw)
+        return _empty[0]
+
+
+def _memory_copy(template: sqlite3.Connection) -> tuple[sa.Engine, sqlite3.Connection]:
+    """A new in-memory database with the template's tables and rows, and its connection."""
+    raw = sqlite3.connect(":memory:", check_same_thread=False)
+    with _templates_lock:  # (one reader of a template at a time)
+        template.backup(raw)
+    return sa.create_engine("sqlite://", poolclass=StaticPool, creator=lambda: raw), raw
+
+
+_directories: weakref.WeakKeyDictionary[sa.Engine, dict[tuple[str, int], sqlite3.Connection]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per source database, in-memory view sets holding only a directory as it stood after its
+first N facts (under one rulebook): every case page replayed to an instant after the same
+directory fact starts from a copy of it instead of writing thousands of directory rows."""
+_KEPT_DIRECTORIES = 8
+
+
+def _with_directory(
+    source: sa.Engine, loaded: LoadedRules, every: list[Fact], known: list[Fact], name: str
+) -> tuple[sa.Engine, Directory]:
+    """A transient view set ``name`` with the directory the ``known`` facts (of ``every``
+    directory fact) make, and the directory."""
+    directory = Directory()
+    for fact in known:
+        directory.apply(fact)
+    # Kept only when the known facts are the log's first N (the usual case; a clock set back
+    # could make them another subset of the same size).
+    prefix = not known or every[len(known) - 1] is known[-1]
+    key = (loaded.digest, len(known))
+    with _templates_lock:
+        kept = _directories.setdefault(source, {})
+        template = kept.get(key) if prefix else None
+    if template is not None:
+        return _memory_copy(template)[0], directory
+    engine, raw = _memory_copy(_empty_schema())
+    with engine.begin() as conn:
+        create_view_set(
+            conn, name, loaded.rules, loaded.digest, status="transient", path=str(loaded.path)
+        )
+        write_directory(conn, name, directory)
+    if prefix:
+        copy = sqlite3.connect(":memory:", check_same_thread=False)
+        raw.backup(copy)  # (the engine's own database goes on to hold the cases)
+        with _templates_lock:
+            if len(kept) >= _KEPT_DIRECTORIES:
+                kept.pop(next(iter(kept)))
+            kept[key] = copy
+    return engine, directory
 
 
 def views_as_of(source: sa.Engine, loaded: LoadedRules, instant: datetime) -> Views:
@@ -141,21 +208,18 @@ def cases_as_of(
     """Only these cases (and the directory) as the record stood at ``instant``: the rows
     ``views_as_of`` gives them (a case is judged from its own facts, and the directory answers
     by log position), without judging the rest of the log — what one case's page needs."""
-    name = f"cases-as-of-{instant.isoformat()}"
-    target = _transient(loaded, name)
+    name = "cases-as-of"  # (one name: the directory's rows are copied from a kept one)
     include = recorded_by(instant)
-    directory = Directory()
     with source.connect() as src:
-        for fact in log.directory_log.facts(source, src):
-            if include(fact):
-                directory.apply(fact)
+        every = log.directory_log.facts(source, src)
         grouped = log.facts_of(src, list(case_ids))
+    known = [f for f in every if include(f)]
+    target, directory = _with_directory(source, loaded, every, known, name)
     case_facts = {
         case_id: kept
         for case_id, facts in grouped.items()
         if (kept := [f for f in facts if include(f)])
     }
     with target.begin() as conn:
-        write_directory(conn, name, directory)
         write_cases(conn, name, case_facts, loaded.rules, directory, fresh=True)
     return Views(target, name, loaded.rules)

@@ -71,9 +71,17 @@ def repeat_pairs(
                 yield case_id, earlier, received_s
 
 
-def stored_petitioners(conn: sa.Connection, view_set: str, case_ids: Collection[str]) -> set[str]:
-    """The petitioners these cases have now (read before their rows are replaced)."""
-    return {r[1] for r in petitioner_rows(conn, view_set, "case_id", case_ids)}
+def stored_rows(
+    conn: sa.Connection, view_set: str, case_ids: Collection[str]
+) -> list[PetitionerRow]:
+    """The petitioner rows these cases have now (read before their rows are replaced)."""
+    return petitioner_rows(conn, view_set, "case_id", case_ids)
+
+
+FEW = 50
+"""Up to this many cases written at once, each related case is found by key (a petitioner
+with thousands of cases would otherwise have all of them decided again on every write);
+more (a rebuild's range), every case of their petitioners is read at once."""
 
 
 def redecide(
@@ -81,24 +89,17 @@ def redecide(
     view_set: str,
     rules: RuleSet,
     written: Collection[str],
-    petitioners_before: Collection[str] = (),
+    rows_before: Collection[PetitionerRow] = (),
 ) -> None:
-    """Decide again every case sharing a petitioner with the ``written`` cases, as they are
-    now or were before (``petitioners_before``), and replace their rows of ``rm_repeats``."""
+    """Decide again every case whose repeat judgment the ``written`` cases (with these
+    petitioner rows before the write) may change, and replace their rows of ``rm_repeats``."""
     if not written:
         return
-    petitioners = stored_petitioners(conn, view_set, written) | set(petitioners_before)
-    touched = {r[0] for r in petitioner_rows(conn, view_set, "petitioner_id", petitioners)}
-    touched |= set(written)
-    later_rows = petitioner_rows(conn, view_set, "case_id", touched)
-    # Every earlier case any of them could repeat: all cases of all their petitioners.
-    candidates = petitioner_rows(conn, view_set, "petitioner_id", {r[1] for r in later_rows})
     window = rules.rulebook.definitions.repeat_petition_window_days
-    chosen: dict[str, tuple[str, float]] = {}
-    for later, earlier, received_s in repeat_pairs(later_rows, candidates, window):
-        found = chosen.get(later)
-        if found is None or earlier < found[0]:
-            chosen[later] = (earlier, received_s)
+    if len(written) <= FEW:
+        chosen, touched = _decide_few(conn, view_set, window, written, rows_before)
+    else:
+        chosen, touched = _decide_all_related(conn, view_set, window, written, rows_before)
     ordered = sorted(touched)
     for start in range(0, len(ordered), _CHUNK):
         conn.execute(
@@ -108,3 +109,91 @@ def redecide(
         )
     rows = [(view_set, later, e, received_s) for later, (e, received_s) in sorted(chosen.items())]
     insert_tuples(conn, _r, rows)
+
+
+Chosen = dict[str, tuple[str, float]]  # later -> (earlier, later's receipt)
+
+
+def _choose(pairs: Iterable[tuple[str, str, float]]) -> Chosen:
+    """The first earlier case (by id) of each repeat."""
+    chosen: Chosen = {}
+    for later, earlier, received_s in pairs:
+        found = chosen.get(later)
+        if found is None or earlier < found[0]:
+            chosen[later] = (earlier, received_s)
+    return chosen
+
+
+def _decide_all_related(
+    conn: sa.Connection,
+    view_set: str,
+    window: int,
+    written: Collection[str],
+    rows_before: Collection[PetitionerRow],
+) -> tuple[Chosen, set[str]]:
+    """Every case of the written cases' petitioners (now or before), decided from every
+    case of all their petitioners."""
+    petitioners = {r[1] for r in petitioner_rows(conn, view_set, "case_id", written)}
+    petitioners |= {r[1] for r in rows_before}
+    touched = {r[0] for r in petitioner_rows(conn, view_set, "petitioner_id", petitioners)}
+    touched |= set(written)
+    later_rows = petitioner_rows(conn, view_set, "case_id", touched)
+    candidates = petitioner_rows(conn, view_set, "petitioner_id", {r[1] for r in later_rows})
+    return _choose(repeat_pairs(later_rows, candidates, window)), touched
+
+
+def _decide_few(
+    conn: sa.Connection,
+    view_set: str,
+    window: int,
+    written: Collection[str],
+    rows_before: Collection[PetitionerRow],
+) -> tuple[Chosen, set[str]]:
+    """The written cases, the cases a closing of one of them (now or before) falls within the
+    window before, and the cases that repeated one of them; each decided from the cases
+    closed within its own window, all read by key."""
+    span = window * DAY_S
+    cp = _cp
+    mine = cp.c.view_set == view_set
+    touched = set(written)
+    for _, petitioner, category, _, closed_s in [
+        *petitioner_rows(conn, view_set, "case_id", written),
+        *rows_before,
+    ]:
+        if closed_s is None:
+            continue
+        touched.update(
+            conn.execute(
+                sa.select(cp.c.case_id).where(
+                    mine,
+                    cp.c.petitioner_id == petitioner,
+                    cp.c.category == category,
+                    cp.c.received_s >= closed_s - 1.0,
+                    cp.c.received_s <= closed_s + span + 1.0,
+                )
+            ).scalars()
+        )
+    touched.update(
+        conn.execute(
+            sa.select(_r.c.case_id).where(
+                _r.c.view_set == view_set, _r.c.earlier_case_id.in_(sorted(written))
+            )
+        ).scalars()
+    )
+    later_rows = petitioner_rows(conn, view_set, "case_id", touched)
+    candidates: list[PetitionerRow] = []
+    for _, petitioner, category, received_s, _ in later_rows:
+        candidates.extend(
+            conn.execute(
+                sa.select(
+                    cp.c.case_id, cp.c.petitioner_id, cp.c.category, cp.c.received_s, cp.c.closed_s
+                ).where(
+                    mine,
+                    cp.c.petitioner_id == petitioner,
+                    cp.c.category == category,
+                    cp.c.closed_s >= received_s - span - 1.0,
+                    cp.c.closed_s <= received_s,
+                )
+            ).tuples()
+        )
+    return _choose(repeat_pairs(later_rows, candidates, window)), touched

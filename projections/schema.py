@@ -111,7 +111,10 @@ case_petitioners = sa.Table(
     sa.Column("category", sa.String(500), nullable=False),
     sa.Column("received_s", sa.Float, nullable=False),
     sa.Column("closed_s", sa.Float),
-    sa.Index("rm_case_petitioners_petitioner", "view_set", "petitioner_id"),
+    # A petitioner's cases on one matter, by receipt and by closing: the cases a repeat
+    # petition can repeat, and the ones a closing can make repeats (projections.repeats).
+    sa.Index("rm_case_petitioners_received", "view_set", "petitioner_id", "category", "received_s"),
+    sa.Index("rm_case_petitioners_closed", "view_set", "petitioner_id", "category", "closed_s"),
 )
 
 custody = sa.Table(

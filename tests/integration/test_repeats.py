@@ -88,3 +88,23 @@ def test_statistics_added_up_in_the_database_are_those_counted_case_by_case(
             assert summed == by_case, (period, instant)
             compared += sum(len(r["metrics"]) for r in by_case["handling_units"])
     assert compared > 100
+
+
+def test_repeats_kept_a_few_cases_at_a_time_are_the_rule_s(database_url: str) -> None:
+    """Projected in small batches, each write decides again only the cases its closings and
+    receipts can touch, found by key: the kept relation is still exactly the rule's, here
+    where petitioners come back many times."""
+    from projections.repeats import FEW
+    from projections.viewsets import DEFAULT_RULEBOOK, load
+    from tests.integration.projection_helpers import project
+
+    ledger = Ledger(Settings(database_url=database_url))
+    try:
+        generate(ledger, cases=600, seed=11)
+        views = project(ledger, load(DEFAULT_RULEBOOK), batch_size=FEW // 2)
+        with ledger.engine.connect() as conn:
+            kept = {k: v["earlier_case_id"] for k, v in views._repeat_of(conn, None).items()}
+            assert len(kept) >= 5
+            assert kept == views.repeats_by_rule(conn)
+    finally:
+        ledger.close()

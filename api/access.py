@@ -112,6 +112,11 @@ def require_view(principal: Principal, view: str) -> None:
 
 def subtree(views: Views, unit: str) -> set[str]:
     """A unit and every unit below it, in the views' directory."""
+    return _hierarchy(views).subtree(unit)
+
+
+def _hierarchy(views: Views) -> Directory:
+    """The views' units, each with its parent."""
     directory = Directory()
     u = schema.units
     with views.engine.connect() as conn:
@@ -119,7 +124,7 @@ def subtree(views: Views, unit: str) -> set[str]:
             sa.select(u.c.unit_id, u.c.parent).where(u.c.view_set == views.view_set)
         ):
             directory.units[unit_id] = {"parent": parent}
-    return directory.subtree(unit)
+    return directory
 
 
 class Scope:
@@ -128,16 +133,13 @@ class Scope:
     def __init__(self, principal: Principal, views: Views) -> None:
         self.principal = principal
         self.views = views
-        self.units = subtree(views, principal.unit.hex)
+        hierarchy = _hierarchy(views)
+        self.units = hierarchy.subtree(principal.unit.hex)
+        self._all_units = len(hierarchy.units)
 
     def everything(self) -> bool:
         """Does the scope hold every unit of the directory (a province's inspector)?"""
-        u = schema.units
-        with self.views.engine.connect() as conn:
-            count = conn.execute(
-                sa.select(sa.func.count()).where(u.c.view_set == self.views.view_set)
-            ).scalar()
-        return len(self.units) >= (count or 0)
+        return len(self.units) >= self._all_units
 
     def covers(self, unit: str | None) -> bool:
         return unit is not None and unit in self.units

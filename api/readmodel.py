@@ -142,8 +142,7 @@ BUILT = ("live", "ready", "retired")
 
 def built_view_sets(ledger: Ledger) -> list[dict[str, Any]]:
     """The view sets two rulebooks can be compared on, the live one first, then the newest:
-    only those still readable (built by this projector version from their rulebook file as
-    it is now; ``built_views`` refuses the others)."""
+    only those ``built_views`` can read."""
     store_views(ledger)  # ensures the live set exists and is caught up
     v = schema.view_sets
     with ledger.engine.connect() as conn:
@@ -163,12 +162,12 @@ def built_view_sets(ledger: Ledger) -> list[dict[str, Any]]:
         found = [dict(r) for r in rows]
     readable = []
     for row in found:
+        path, digest = row.pop("rulebook_path"), row.pop("rulebook_digest")
         try:
-            current = load_cached(Path(row.pop("rulebook_path"))).digest
-        except (OSError, ValueError):
+            _rules_as_built(row["id"], path, digest)
+        except (NotFound, ProcessRuleViolation):
             continue
-        if current == row.pop("rulebook_digest"):
-            readable.append(row)
+        readable.append(row)
     return readable
 
 
@@ -182,12 +181,19 @@ def built_views(ledger: Ledger, name: str) -> Views:
         ).first()
     if row is None or row.status not in BUILT:
         raise NotFound(f"no built view set {name!r} (petition rebuild --rulebook FILE builds one)")
+    loaded = _rules_as_built(name, row.rulebook_path, row.rulebook_digest)
+    return Views(ledger.engine, name, loaded.rules)
+
+
+def _rules_as_built(name: str, path: str, digest: str) -> LoadedRules:
+    """The rulebook a view set was built with, if its file (and this projector version) still
+    give the digest it was built under."""
     try:
-        loaded = load_cached(Path(row.rulebook_path))
+        loaded = load_cached(Path(path))
     except (OSError, ValueError) as e:
         raise NotFound(f"view set {name}: its rulebook cannot be read: {e}") from None
-    if loaded.digest != row.rulebook_digest:
+    if loaded.digest != digest:
         raise ProcessRuleViolation(
             f"view set {name}: its rulebook file has changed since it was built; rebuild it"
         )
-    return Views(ledger.engine, name, loaded.rules)
+    return loaded

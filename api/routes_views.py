@@ -52,19 +52,14 @@ def delay_rows(
     after: int | None = None,
     *,
     only: str | None = None,
-    top: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Who delayed what, per party in the caller's scope (``only``: one party, by id;
-    ``top``: list only each party's worst cases, added up in the database); each row keeps
-    the party's id beside its name, for a drill-down."""
+    """Who delayed what, per party in the caller's scope (``only``: one party, by id); each
+    row keeps the party's id beside its name, for a drill-down."""
     access.require_view(principal, "delay")
     views, now = views_for(ledger, as_of, after)
     scope = access.Scope(principal, views)
-    if top is not None and only is None:
-        rows = views.delay_board(by, now, top=top, within=scope.parties())
-    else:
-        rows = views.who_delayed_what(by, now, only=None if only is None else [only])
-        rows = scope.filter_parties(rows, "party")
+    rows = views.who_delayed_what(by, now, only=None if only is None else [only])
+    rows = scope.filter_parties(rows, "party")
     return named_rows(views, [{**r, "party_id": r["party"]} for r in rows])
 
 
@@ -197,7 +192,7 @@ def _period_diff(
     }
 
 
-def rule_diff_page(
+def rule_diff_of_period(
     ledger: Ledger,
     principal: Principal,
     a: str,

@@ -353,6 +353,10 @@ class Definitions(_Rule):
     first_contact_settlement: FirstContactSettlement
     on_time_acceptance: OnTime
     on_time_completion: OnTime
+    # The petition offices' rates (及时登记率, 及时转送率): counted in the period a run started,
+    # as the regulation counts registrations and routings; a rulebook may say otherwise.
+    on_time_registration: OnTime = OnTime(clock="registration", counted_by="started")
+    on_time_routing: OnTime = OnTime(clock="routing", counted_by="started")
     period: StatisticalPeriod
     ranking: Ranking
     overdue_display: OverdueDisplay
@@ -388,7 +392,13 @@ class Rulebook(_Rule):
 
     @model_validator(mode="after")
     def _clock_references(self) -> Rulebook:
-        for field in ("first_contact_settlement", "on_time_acceptance", "on_time_completion"):
+        for field in (
+            "first_contact_settlement",
+            "on_time_acceptance",
+            "on_time_completion",
+            "on_time_registration",
+            "on_time_routing",
+        ):
             clock = getattr(self.definitions, field).clock
             if clock not in self.clocks:
                 raise ValueError(

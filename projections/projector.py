@@ -137,7 +137,7 @@ def write_judged(
     repeat petitions among the cases related to these are decided again."""
     change = delay_totals.take_away_stored(conn, view_set, replace)
     change.add_written(batches)
-    petitioners_before = repeats.stored_rows(conn, view_set, replace)
+    petitioners_before = repeats.petitioner_rows(conn, view_set, "case_id", replace)
     for table in schema.CASE_TABLES:
         for chunk in _chunks(replace, 500):
             conn.execute(

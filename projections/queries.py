@@ -245,11 +245,11 @@ class Views:
         n: float,
         only: Sequence[str] | None = None,
         *,
-        cases: sa.Select[Any] | list[str] | None = None,
+        cases: list[str] | None = None,
     ) -> sa.Subquery:
         """(case, party, stage, overdue seconds at ``n``) of every custody interval, and for
         units every 督办 notice run: what who-delayed-what adds up (for ``only`` these
-        parties, if given; of only the ``cases`` this query gives, if given)."""
+        parties, if given; of only these ``cases``, if given)."""
         column = {"unit": "holder_unit", "person": "handler", "leader": "leader"}[party]
         t = schema.custody
         per_interval = sa.select(
@@ -286,23 +286,12 @@ class Views:
             parts.append(notices)
         return sa.union_all(*parts).subquery()
 
-    def delay_board(
-        self,
-        party: str,
-        now: datetime,
-        *,
-        top: int = 5,
-        within: Collection[str] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    def delay_board(self, party: str, now: datetime, **options: Any) -> list[dict[str, Any]]:
         """``who_delayed_what`` added up in the database: the same totals per party, with only
         each party's ``top`` worst cases (by exact overdue time) — a board that stays cheap
         when a party held tens of thousands of cases. ``cases_listed`` is how many cases
-        ``who_delayed_what`` would list. See :meth:`delay_board_page`."""
-        return self.delay_board_page(
-            party, now, top=top, within=within, limit=limit, offset=offset
-        ).rows
+        ``who_delayed_what`` would list. The rows of :meth:`delay_board_page`."""
+        return self.delay_board_page(party, now, **options).rows
 
     def delay_board_page(
         self,
@@ -833,25 +822,21 @@ class Views:
         return found
 
     def repeats_among(
-        self,
-        conn: sa.Connection,
-        cases: sa.Select[Any] | sa.CompoundSelect[Any],
-        earlier: Collection[str],
+        self, conn: sa.Connection, case_ids: Collection[str], earlier: Collection[str]
     ) -> tuple[set[str], set[str]]:
-        """For a period's statistics: the repeats among the cases the query ``cases`` gives
-        (as :meth:`_repeat_of`), and those of ``earlier`` (some of those cases) that a later
-        case repeats (as :meth:`repeated`)."""
+        """For a period's statistics: the repeats among ``case_ids`` (as :meth:`_repeat_of`),
+        and those of ``earlier`` that a later case repeats (:meth:`repeated`)."""
         r = schema.repeats
-        mine = r.c.view_set == self.view_set
-        repeats = set(
-            conn.execute(sa.select(r.c.case_id).where(mine, r.c.case_id.in_(cases))).scalars()
-        )
-        came_back = set(
-            conn.execute(
-                sa.select(r.c.earlier_case_id).where(mine, r.c.earlier_case_id.in_(cases))
-            ).scalars()
-        )
-        return repeats, came_back & set(earlier)
+        repeats: set[str] = set()
+        for chunk in chunks(case_ids):
+            repeats.update(
+                conn.execute(
+                    sa.select(r.c.case_id).where(
+                        r.c.view_set == self.view_set, r.c.case_id.in_(chunk)
+                    )
+                ).scalars()
+            )
+        return repeats, self.repeated(conn, earlier)
 
     def repeats_by_rule(self, conn: sa.Connection) -> dict[str, str]:
         """Every repeat and the earlier case it repeats, decided afresh by the rule in SQL

@@ -10,9 +10,8 @@ events are only ever read.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from itertools import islice
 from typing import Any
 
@@ -170,55 +169,66 @@ def diff_ranking(a: Statistics, b: Statistics) -> list[dict[str, Any]]:
     return moved
 
 
+RunKey = tuple[str, str, int, float]  # case, clock, notice, started
+RunJudgment = tuple[Any, Any]  # deadline, late
+
+
+def _runs(
+    conn: sa.Connection, view_set: str, after: str | None = None, last: str | None = None
+) -> dict[RunKey, RunJudgment]:
+    """The clock runs of a view set (of the cases after ``after`` up to ``last``, if given)
+    with their deadline and lateness."""
+    r = schema.clock_runs
+    query = sa.select(
+        r.c.case_id, r.c.clock, r.c.notice_no, r.c.started_s, r.c.deadline, r.c.late
+    ).where(r.c.view_set == view_set)
+    if after is not None:
+        query = query.where(r.c.case_id > after)
+    if last is not None:
+        query = query.where(r.c.case_id <= last)
+    return {
+        (case_id, clock, notice, started): (deadline, late)
+        for case_id, clock, notice, started, deadline, late in conn.execute(query)
+    }
+
+
+def _moved(
+    ra: dict[RunKey, RunJudgment], rb: dict[RunKey, RunJudgment]
+) -> Iterator[tuple[RunKey, dict[str, Any]]]:
+    """The runs whose deadline or lateness differ, in order, with what each was under A and
+    is under B."""
+    for key in sorted(set(ra) | set(rb)):
+        before, after = ra.get(key, (None, None)), rb.get(key, (None, None))
+        if before != after:
+            yield (
+                key,
+                {
+                    "case_id": key[0],
+                    "clock": key[1],
+                    "notice_no": key[2],
+                    "before": {"deadline": before[0], "late": before[1]},
+                    "after": {"deadline": after[0], "late": after[1]},
+                },
+            )
+
+
+def _numbered(entry: dict[str, Any], numbers: dict[Any, Any]) -> dict[str, Any]:
+    return {"case_id": entry["case_id"], "case_number": numbers.get(entry["case_id"]), **entry}
+
+
 def moved_cases(views_a: Views, views_b: Views) -> list[dict[str, Any]]:
     """Cases whose deadlines or lateness differ between two view sets, clock by clock."""
-    r = schema.clock_runs
     c = schema.cases
-
-    def runs(views: Views) -> dict[tuple[str, str, int, float], tuple[date | None, Any]]:
-        with views.engine.connect() as conn:
-            return {
-                (case_id, clock, notice, started): (deadline, late)
-                for case_id, clock, notice, started, deadline, late in conn.execute(
-                    sa.select(
-                        r.c.case_id,
-                        r.c.clock,
-                        r.c.notice_no,
-                        r.c.started_s,
-                        r.c.deadline,
-                        r.c.late,
-                    ).where(r.c.view_set == views.view_set)
-                )
-            }
-
-    ra, rb = runs(views_a), runs(views_b)
+    with views_b.engine.connect() as conn:
+        rb = _runs(conn, views_b.view_set)
     with views_a.engine.connect() as conn:
+        ra = _runs(conn, views_a.view_set)
         numbers: dict[Any, Any] = pairs(
             conn.execute(
                 sa.select(c.c.case_id, c.c.case_number).where(c.c.view_set == views_a.view_set)
             ).all()
         )
-    moved = []
-    for key in sorted(set(ra) | set(rb)):
-        if ra.get(key) != rb.get(key):
-            (case_id, clock, notice, _started) = key
-            moved.append(
-                {
-                    "case_id": case_id,
-                    "case_number": numbers.get(case_id),
-                    "clock": clock,
-                    "notice_no": notice,
-                    "before": {
-                        "deadline": ra.get(key, (None, None))[0],
-                        "late": ra.get(key, (None, None))[1],
-                    },
-                    "after": {
-                        "deadline": rb.get(key, (None, None))[0],
-                        "late": rb.get(key, (None, None))[1],
-                    },
-                }
-            )
-    return moved
+    return [_numbered(entry, numbers) for _, entry in _moved(ra, rb)]
 
 
 def moved_page(
@@ -235,8 +245,7 @@ def moved_page(
     the end). The runs are read a range of cases at a time, by key: a page costs the same
     wherever it starts, and no request reads both view sets whole. ``visible``: keeps the
     cases the user sees."""
-    r, c = schema.clock_runs, schema.cases
-    columns = (r.c.case_id, r.c.clock, r.c.notice_no, r.c.started_s, r.c.deadline, r.c.late)
+    c = schema.cases
     page: list[dict[str, Any]] = []
     with views_a.engine.connect() as conn:
         while True:
@@ -251,39 +260,19 @@ def moved_page(
             if not ids:
                 return page, None
             last = ids[-1]
-
-            def runs(views: Views, first: str | None = after, end: str = last) -> dict[Any, Any]:
-                query = sa.select(*columns).where(
-                    r.c.view_set == views.view_set, r.c.case_id > (first or ""), r.c.case_id <= end
-                )
-                return {
-                    (case_id, clock, notice, started): (deadline, late)
-                    for case_id, clock, notice, started, deadline, late in conn.execute(query)
-                }
-
-            ra, rb = runs(views_a), runs(views_b)
-            moved = [key for key in sorted(set(ra) | set(rb)) if ra.get(key) != rb.get(key)]
-            cases = {key[0] for key in moved}
+            ra = _runs(conn, views_a.view_set, after or "", last)
+            rb = _runs(conn, views_b.view_set, after or "", last)
+            moved = list(_moved(ra, rb))
+            cases = {key[0] for key, _ in moved}
             if visible is not None and cases:
                 cases = visible(cases)
             numbers = views_a.case_numbers(conn, cases)
-            for key in moved:
-                case_id, clock, notice, _started = key
+            for (case_id, *_), entry in moved:
                 if case_id not in cases:
                     continue
                 if len(page) >= limit and page[-1]["case_id"] != case_id:
                     return page, page[-1]["case_id"]  # whole cases on a page
-                before, now = ra.get(key, (None, None)), rb.get(key, (None, None))
-                page.append(
-                    {
-                        "case_id": case_id,
-                        "case_number": numbers.get(case_id),
-                        "clock": clock,
-                        "notice_no": notice,
-                        "before": {"deadline": before[0], "late": before[1]},
-                        "after": {"deadline": now[0], "late": now[1]},
-                    }
-                )
+                page.append(_numbered(entry, numbers))
             if len(ids) < chunk:
                 return page, None
             after = last

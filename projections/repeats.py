@@ -21,11 +21,12 @@ import sqlalchemy as sa
 from domain.rulebook import RuleSet
 from projections import schema
 from projections.bulk import insert_tuples
+from projections.queries import DAY_S
 
-DAY_S = 86_400.0
 PetitionerRow = tuple[str, str, str, float, float | None]  # case, petitioner, category, in, closed
 
 _cp, _r = schema.case_petitioners, schema.repeats
+_ROW = (_cp.c.case_id, _cp.c.petitioner_id, _cp.c.category, _cp.c.received_s, _cp.c.closed_s)
 _CHUNK = 500
 
 
@@ -34,9 +35,7 @@ def petitioner_rows(
 ) -> list[PetitionerRow]:
     """(case, petitioner, category, received_s, closed_s) where ``column`` (``case_id`` or
     ``petitioner_id``) is one of ``values``, read by key."""
-    query = sa.select(
-        _cp.c.case_id, _cp.c.petitioner_id, _cp.c.category, _cp.c.received_s, _cp.c.closed_s
-    ).where(_cp.c.view_set == view_set)
+    query = sa.select(*_ROW).where(_cp.c.view_set == view_set)
     ordered = sorted(set(values))
     found: list[Any] = []
     for start in range(0, len(ordered), _CHUNK):
@@ -69,13 +68,6 @@ def repeat_pairs(
                 break
             if earlier != case_id and received_s - closed_s <= window:
                 yield case_id, earlier, received_s
-
-
-def stored_rows(
-    conn: sa.Connection, view_set: str, case_ids: Collection[str]
-) -> list[PetitionerRow]:
-    """The petitioner rows these cases have now (read before their rows are replaced)."""
-    return petitioner_rows(conn, view_set, "case_id", case_ids)
 
 
 FEW = 50
@@ -185,9 +177,7 @@ def _decide_few(
     for _, petitioner, category, received_s, _ in later_rows:
         candidates.extend(
             conn.execute(
-                sa.select(
-                    cp.c.case_id, cp.c.petitioner_id, cp.c.category, cp.c.received_s, cp.c.closed_s
-                ).where(
+                sa.select(*_ROW).where(
                     mine,
                     cp.c.petitioner_id == petitioner,
                     cp.c.category == category,

@@ -42,42 +42,72 @@ class Ratio:
 
 
 def _on_time(
-    conn: sa.Connection, views: Views, rule: OnTime, period: str, now: float
+    conn: sa.Connection,
+    views: Views,
+    rule: OnTime,
+    period: str,
+    n: float,
+    *,
+    with_cases: bool,
 ) -> dict[str, Ratio]:
     """Runs of ``rule.clock`` counted in ``period``: on time if stopped before the deadline's
     end. A run still going past its deadline counts as late; one whose deadline is not yet
-    computable, or that was cancelled (withdrawn, merged, restarted by a transfer), not at all."""
+    computable, or that was cancelled (withdrawn, merged, restarted by a transfer), not at
+    all. ``with_cases``: the case ids behind each numerator. The rows are counted here, not
+    grouped by the database: to group, SQLite walks the unit index over every run of the
+    view set instead of the period's."""
     r = schema.clock_runs
     period_column = {
         "deadline": r.c.deadline_period,
         "started": r.c.started_period,
         "stopped": r.c.stopped_period,
     }[rule.counted_by]
-    result_rows = conn.execute(
-        sa.select(r.c.unit, r.c.stopped_s, r.c.deadline_end_s, r.c.case_id).where(
+    stopped = sa.and_(r.c.stopped_s.is_not(None), r.c.stopped_s <= n)
+    on_time = sa.case((sa.and_(stopped, r.c.stopped_s < r.c.deadline_end_s), 1), else_=0)
+    result = conn.execute(
+        sa.select(r.c.unit, on_time, r.c.case_id).where(
             r.c.view_set == views.view_set,
             r.c.clock == rule.clock,
             r.c.cancelled.is_(False),
             r.c.deadline_end_s.is_not(None),
             period_column == period,
-            r.c.started_s <= now,
+            r.c.started_s <= n,
+            # decided: stopped by now, or still running past its deadline (late)
+            sa.or_(stopped, r.c.deadline_end_s <= n),
         )
     )
-    rows = result_rows.cursor.fetchall()  # type: ignore[union-attr]  # (text and floats)
-    result: dict[str, Ratio] = defaultdict(Ratio)
-    for unit, stopped_s, deadline_end_s, number in rows:  # (a case id, for now)
-        if stopped_s is None or stopped_s > now:
-            if deadline_end_s > now:
-                continue  # still running and not yet late: not decided in this period
-            on_time = False
-        else:
-            on_time = stopped_s < deadline_end_s
-        ratio = result[unit]
+    found: dict[str, Ratio] = {}
+    for unit, hit, case_id in result.cursor.fetchall():  # type: ignore[union-attr]
+        ratio = found.get(unit)
+        if ratio is None:
+            ratio = found[unit] = Ratio()
         ratio.denominator += 1
-        if on_time:
-            ratio.numerator += 1
-            ratio.cases.append(number)
-    return result
+        ratio.numerator += hit
+        if hit and with_cases:
+            ratio.cases.append(case_id)
+    return found
+
+
+def _unit_kinds(conn: sa.Connection, views: Views) -> dict[Any, Any]:
+    u = schema.units
+    query = sa.select(u.c.unit_id, u.c.kind).where(u.c.view_set == views.view_set)
+    return pairs(conn.execute(query).all())
+
+
+def _on_time_rates(
+    conn: sa.Connection, views: Views, period: str, n: float, *, with_cases: bool
+) -> tuple[dict[str, Ratio], ...]:
+    """Acceptance, completion, registration and routing, as the rulebook defines them."""
+    definitions = views.rules.rulebook.definitions
+    return tuple(
+        _on_time(conn, views, rule, period, n, with_cases=with_cases)
+        for rule in (
+            definitions.on_time_acceptance,
+            definitions.on_time_completion,
+            definitions.on_time_registration,
+            definitions.on_time_routing,
+        )
+    )
 
 
 _c = schema.cases
@@ -136,19 +166,10 @@ def unit_statistics(
     rated = {str(x) for x in definitions.rated}
     satisfied = {str(x) for x in definitions.satisfied}
     n = now.timestamp()
-    c, u = schema.cases, schema.units
+    c = schema.cases
     with views.engine.connect() as conn:
-        kinds: dict[Any, Any] = pairs(
-            conn.execute(
-                sa.select(u.c.unit_id, u.c.kind).where(u.c.view_set == views.view_set)
-            ).all()
-        )
-        acceptance = _on_time(conn, views, definitions.on_time_acceptance, period, n)
-        completion = _on_time(conn, views, definitions.on_time_completion, period, n)
-        registration = _on_time(
-            conn, views, OnTime(clock="registration", counted_by="started"), period, n
-        )
-        routing = _on_time(conn, views, OnTime(clock="routing", counted_by="started"), period, n)
+        kinds = _unit_kinds(conn, views)
+        on_time = _on_time_rates(conn, views, period, n, with_cases=True)
         found: dict[str, Any] = {}  # only the cases counted in the period, by its indexes
         for column in (c.c.registered_period, c.c.accepted_period, c.c.replied_period):
             for row in conn.execute(
@@ -160,28 +181,15 @@ def unit_statistics(
         cases = [found[case_id] for case_id in sorted(found)]
         # The on-time rates were counted by case id: their case numbers, mostly known here.
         on_time_ids = {
-            case_id
-            for rates in (acceptance, completion, registration, routing)
-            for ratio in rates.values()
-            for case_id in ratio.cases
+            case_id for rates in on_time for ratio in rates.values() for case_id in ratio.cases
         }
         numbers = {case_id: found[case_id].case_number for case_id in on_time_ids & set(found)}
         numbers.update(views.case_numbers(conn, on_time_ids - set(found)))
-        for rates in (acceptance, completion, registration, routing):
+        for rates in on_time:
             for ratio in rates.values():
                 ratio.cases = [numbers[case_id] for case_id in ratio.cases]
-        # One select per period column, each by its index (said with OR, SQLite reads every
-        # case of the view set).
-        counted = sa.union(
-            *(
-                sa.select(c.c.case_id).where(
-                    c.c.view_set == views.view_set, c.c.registered_s <= n, column == period
-                )
-                for column in (c.c.registered_period, c.c.accepted_period, c.c.replied_period)
-            )
-        )
         repeats, repeated = views.repeats_among(
-            conn, counted, [case.case_id for case in cases if case.replied_period == period]
+            conn, found, [case.case_id for case in cases if case.replied_period == period]
         )
 
     handling: dict[str, dict[str, Ratio]] = defaultdict(lambda: defaultdict(Ratio))
@@ -218,9 +226,7 @@ def unit_statistics(
                 count(unit, "satisfaction_rate", case.rating in satisfied, number)
             ceased = case.appeals == 0 and case.case_id not in repeated
             count(unit, "cease_rate", ceased, number)
-    return _assemble(
-        views, period, kinds, offices, handling, (acceptance, completion, registration, routing)
-    )
+    return _assemble(views, period, kinds, offices, handling, on_time)
 
 
 def _assemble(
@@ -270,7 +276,7 @@ def _counted_in_database(views: Views, period: str, now: datetime) -> Statistics
     rated = [str(x) for x in definitions.rated]
     satisfied = [str(x) for x in definitions.satisfied]
     n = now.timestamp()
-    c, u, r = schema.cases, schema.units, schema.repeats
+    c, r = schema.cases, schema.repeats
     vs = views.view_set
     is_repeat = sa.exists().where(r.c.view_set == vs, r.c.case_id == c.c.case_id)
     came_back = sa.exists().where(r.c.view_set == vs, r.c.earlier_case_id == c.c.case_id)
@@ -282,18 +288,8 @@ def _counted_in_database(views: Views, period: str, now: datetime) -> Statistics
             table[metric] = Ratio(int(numerator or 0), int(denominator))
 
     with views.engine.connect() as conn:
-        kinds: dict[Any, Any] = pairs(
-            conn.execute(sa.select(u.c.unit_id, u.c.kind).where(u.c.view_set == vs)).all()
-        )
-        on_time = tuple(
-            _on_time_counted(conn, views, rule, period, n)
-            for rule in (
-                definitions.on_time_acceptance,
-                definitions.on_time_completion,
-                OnTime(clock="registration", counted_by="started"),
-                OnTime(clock="routing", counted_by="started"),
-            )
-        )
+        kinds = _unit_kinds(conn, views)
+        on_time = _on_time_rates(conn, views, period, n, with_cases=False)
         mine = (c.c.view_set == vs, c.c.registered_s <= n)
         for unit, cases, repeat, skip, collective in conn.execute(
             sa.select(
@@ -354,43 +350,6 @@ def _counted_in_database(views: Views, period: str, now: datetime) -> Statistics
             put(table, "satisfaction_rate", satisfied_cases, rated_cases)
             put(table, "cease_rate", ceased, cases)
     return _assemble(views, period, kinds, offices, handling, on_time)
-
-
-def _on_time_counted(
-    conn: sa.Connection, views: Views, rule: OnTime, period: str, n: float
-) -> dict[str, Ratio]:
-    """:func:`_on_time`'s figures without the case lists. The rows are counted here, not
-    grouped by the database: to group, SQLite walks the unit index over every run of the
-    view set instead of the period's."""
-    r = schema.clock_runs
-    period_column = {
-        "deadline": r.c.deadline_period,
-        "started": r.c.started_period,
-        "stopped": r.c.stopped_period,
-    }[rule.counted_by]
-    stopped = sa.and_(r.c.stopped_s.is_not(None), r.c.stopped_s <= n)
-    result = conn.execute(
-        sa.select(
-            r.c.unit, sa.case((sa.and_(stopped, r.c.stopped_s < r.c.deadline_end_s), 1), else_=0)
-        ).where(
-            r.c.view_set == views.view_set,
-            r.c.clock == rule.clock,
-            r.c.cancelled.is_(False),
-            r.c.deadline_end_s.is_not(None),
-            period_column == period,
-            r.c.started_s <= n,
-            # decided: stopped by now, or still running past its deadline (late)
-            sa.or_(stopped, r.c.deadline_end_s <= n),
-        )
-    )
-    found: dict[str, Ratio] = {}
-    for unit, on_time in result.cursor.fetchall():  # type: ignore[union-attr]
-        ratio = found.get(unit)
-        if ratio is None:
-            ratio = found[unit] = Ratio()
-        ratio.denominator += 1
-        ratio.numerator += on_time
-    return found
 
 
 def rank(views: Views, units: dict[str, dict[str, Ratio]]) -> list[dict[str, Any]]:

@@ -114,14 +114,14 @@ def activate(engine: sa.Engine, view_set: str) -> None:
         )
 
 
-def _transient(loaded: LoadedRules, name: str) -> sa.Engine:
-    """An empty view set in memory."""
-    target = _memory_copy(_empty_schema())[0]
+def _transient(loaded: LoadedRules, name: str) -> tuple[sa.Engine, sqlite3.Connection]:
+    """An empty view set in memory, and the connection to its database."""
+    target, raw = _memory_copy(_empty_schema())
     with target.begin() as conn:
         create_view_set(
             conn, name, loaded.rules, loaded.digest, status="transient", path=str(loaded.path)
         )
-    return target
+    return target, raw
 
 
 _templates_lock = threading.Lock()
@@ -175,11 +175,8 @@ def _with_directory(
         template = kept.get(key) if prefix else None
     if template is not None:
         return _memory_copy(template)[0], directory
-    engine, raw = _memory_copy(_empty_schema())
+    engine, raw = _transient(loaded, name)
     with engine.begin() as conn:
-        create_view_set(
-            conn, name, loaded.rules, loaded.digest, status="transient", path=str(loaded.path)
-        )
         write_directory(conn, name, directory)
     if prefix:
         copy = sqlite3.connect(":memory:", check_same_thread=False)
@@ -195,7 +192,7 @@ def views_as_of(source: sa.Engine, loaded: LoadedRules, instant: datetime) -> Vi
     """Every view as the record stood at ``instant``: a transient view set built from only
     the facts recorded by then, in memory, with the same projector and the same queries."""
     name = f"as-of-{instant.isoformat()}"
-    target = _transient(loaded, name)
+    target = _transient(loaded, name)[0]
     Projector(
         source, target, loaded.rules, name, batch_size=2000, include=recorded_by(instant)
     ).catch_up()

@@ -48,9 +48,9 @@ from api.routes_views import (
     delay_board_page,
     delay_rows,
     pattern_page,
+    rule_diff_of_period,
     statistics_result,
 )
-from api.routes_views import rule_diff_page as rule_diff_page_data
 from api.security import Principal, Unauthenticated, verify
 from domain.errors import InvalidInput, NotFound
 from domain.values import MatterKind
@@ -498,7 +498,7 @@ def rule_diff_page(
     known = _periods(ledger, None)
     chosen = period or known[-1]
     if a and b:
-        report = rule_diff_page_data(
+        report = rule_diff_of_period(
             ledger, principal, a, b, chosen, limit=MOVED_PAGE_SIZE, after=after or None
         )
     elif len(sets) >= 2:

@@ -64,7 +64,7 @@ def test_repeats_read_by_key_are_the_repeats_of_the_sql_rule(ledger: Ledger) -> 
                 )
                 & ids
             )
-            repeats, repeated = views.repeats_among(conn, counted, replied)
+            repeats, repeated = views.repeats_among(conn, ids, replied)
             assert repeats == ids & set(earlier_of)
             assert repeated == replied & came_back_after
             checked += len(repeats) + len(repeated)

@@ -207,7 +207,7 @@ def serve(
     """
     import uvicorn
 
-    from api.http import PROJECTOR_ENV, create_app
+    from api.http import PROJECTOR_ENV, create_app, tune_collector
     from api.observability import json_logging
 
     settings = _settings()
@@ -216,7 +216,9 @@ def serve(
     json_logging()
     options: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False}
     if workers == 1:
-        uvicorn.run(create_app(settings, run_projector=projector), **options)
+        app = create_app(settings, run_projector=projector)
+        tune_collector()
+        uvicorn.run(app, **options)
         return
     os.environ[PROJECTOR_ENV] = "0"  # the workers' apps: this process projects
     with _projector_thread(settings) if projector else nullcontext():

@@ -23,8 +23,16 @@ from api.routes_cases import named, named_rows, views_for
 from api.security import Principal
 from ledger.application import Ledger
 from projections.queries import BoardPage, Views, names
-from projections.rebuild import diff_ranking, diff_statistics, moved_cases, moved_page, periods
-from projections.statistics import unit_statistics
+from projections.rebuild import (
+    Figure,
+    diff_ranking,
+    differing_figures,
+    metric_change,
+    moved_cases,
+    moved_page,
+    periods,
+)
+from projections.statistics import Ratio, unit_statistics
 
 _FILE = {"schema": {"type": "string", "format": "binary"}}
 # format=csv|xlsx answers with a file: documented next to the JSON.
@@ -134,10 +142,66 @@ def statistics_result(
     views, now = views_for(ledger, as_of, after)
     scope = access.Scope(principal, views)
     result = unit_statistics(views, period, now, with_cases=False).as_dict()
-    allowed, known = scope.parties(), names(views)  # read once for the three lists
+    allowed, known = scope.units, names(views)  # read once for the three lists
     for key in ("petition_offices", "handling_units", "ranking"):
         result[key] = [named(views, r, known) for r in result[key] if r["unit"] in allowed]
     return result
+
+
+def statistics_page(
+    ledger: Ledger,
+    principal: Principal,
+    period: str,
+    as_of: datetime | None,
+    *,
+    page: int,
+    page_size: int,
+) -> dict[str, Any]:
+    """What the console shows of a period's statistics: ``page_size`` units a page of the
+    ranking, the handling units (in ranking order, so a page shows the same units in both)
+    and the petition offices, how many in all (``counts``), and which metrics have figures.
+    Only the page's rows are named and shaped."""
+    access.require_view(principal, "statistics")
+    views, now = views_for(ledger, as_of, None)
+    allowed = access.Scope(principal, views).units
+    stats = unit_statistics(views, period, now, with_cases=False)
+    ranking = [r for r in stats.ranking if r["unit"] in allowed]
+    place = {r["unit"]: r["rank"] for r in ranking}
+    unranked = len(place) + 1  # (after the ranked units, in the order they come)
+    handling = sorted(
+        (u for u in sorted(stats.handling) if u in allowed), key=lambda u: place.get(u, unranked)
+    )
+    offices = [u for u in sorted(stats.offices) if u in allowed]
+    counts = {
+        "ranking": len(ranking),
+        "handling_units": len(handling),
+        "petition_offices": len(offices),
+    }
+    pages = max(1, -(-max(counts.values()) // page_size))
+    page = min(max(page, 1), pages)
+    shown = slice((page - 1) * page_size, page * page_size)
+    known = names(views)
+
+    def rows(table: dict[str, dict[str, Ratio]], units: list[str]) -> list[dict[str, Any]]:
+        shaped = (
+            {"unit": u, "metrics": {m: r.as_dict() for m, r in sorted(table[u].items())}}
+            for u in units
+        )
+        return [named(views, row, known) for row in shaped]
+
+    return {
+        "period": period,
+        "rulebook": stats.rulebook,
+        "ranking": [named(views, r, known) for r in ranking[shown]],
+        "handling_units": rows(stats.handling, handling[shown]),
+        "petition_offices": rows(stats.offices, offices[shown]),
+        "metrics": {
+            m for table in (stats.handling, stats.offices) for ms in table.values() for m in ms
+        },
+        "counts": counts,
+        "page": page,
+        "pages": pages,
+    }
 
 
 def rule_diff(
@@ -165,29 +229,31 @@ def rule_diff(
     return report
 
 
-def _period_diff(
-    va: Views,
-    vb: Views,
-    scope: access.Scope,
-    period: str,
-    now: datetime,
-    *,
-    with_cases: bool = True,
-) -> dict[str, Any]:
-    """The statistics and ranking places of the units in scope that differ in one period
-    (``with_cases``: with the cases each figure gained and lost)."""
+def _period_changes(
+    va: Views, vb: Views, scope: access.Scope, period: str, now: datetime, *, with_cases: bool
+) -> tuple[list[Figure], list[dict[str, Any]]]:
+    """The figures and the ranking places of the units in scope that differ in one period,
+    by unit id (``with_cases``: with the cases behind each figure)."""
     sa_ = unit_statistics(va, period, now, with_cases=with_cases)
     sb = unit_statistics(vb, period, now, with_cases=with_cases)
-    allowed = scope.parties()
-    changes = [c.__dict__ for c in diff_statistics(sa_, sb) if c.unit in allowed]
+    allowed = scope.units
+    figures = [f for f in differing_figures(sa_, sb) if f[0] in allowed]
     ranking = [
         {"unit": r["unit"], "before": _place(r["before"]), "after": _place(r["after"])}
         for r in diff_ranking(sa_, sb)
         if r["unit"] in allowed
     ]
+    return figures, ranking
+
+
+def _period_diff(
+    va: Views, vb: Views, scope: access.Scope, period: str, now: datetime
+) -> dict[str, Any]:
+    """One period's differences with the cases each figure gained and lost, units by name."""
+    figures, ranking = _period_changes(va, vb, scope, period, now, with_cases=True)
     known = names(va)
     return {
-        "statistics": [named(va, c, known) for c in changes],
+        "statistics": [named(va, metric_change(f).__dict__, known) for f in figures],
         "ranking": [named(va, r, known) for r in ranking],
     }
 
@@ -201,10 +267,13 @@ def rule_diff_of_period(
     *,
     limit: int,
     after: str | None,
+    page: int = 1,
+    page_size: int = 50,
 ) -> dict[str, Any]:
-    """What the console shows of two view sets: one period's differences, and a page of the
-    runs whose deadline or lateness moved (from the case after ``after``), with the case the
-    next page starts after."""
+    """What the console shows of two view sets: one period's differing figures and ranking
+    places, ``page_size`` rows of each a page (how many in all in ``counts``), and a page of
+    the runs whose deadline or lateness moved (from the case after ``after``), with the case
+    the next page starts after."""
     access.require_view(principal, "statistics")
     va, vb = built_views(ledger, a), built_views(ledger, b)
     scope = access.Scope(principal, va)
@@ -215,13 +284,22 @@ def rule_diff_of_period(
         after=after,
         visible=None if scope.everything() else scope.visible_cases,
     )
+    # The figures only: which cases each one gained or lost is the API's (the count case by
+    # case, for both rulebooks, is what a page cannot afford at 100k cases).
+    figures, ranking = _period_changes(va, vb, scope, period, datetime.now(UTC), with_cases=False)
+    pages = max(1, -(-max(len(figures), len(ranking)) // page_size))
+    page = min(max(page, 1), pages)
+    shown = slice((page - 1) * page_size, page * page_size)
+    known = names(va)  # (only the page's rows are named)
     return {
         "a": {"view_set": va.view_set, "rulebook": va.rules.rulebook.name},
         "b": {"view_set": vb.view_set, "rulebook": vb.rules.rulebook.name},
         "period": period,
-        # The figures only: which cases each one gained or lost is the API's (the count case by
-        # case, for both rulebooks, is what a page cannot afford at 100k cases).
-        **_period_diff(va, vb, scope, period, datetime.now(UTC), with_cases=False),
+        "statistics": [named(va, metric_change(f).__dict__, known) for f in figures[shown]],
+        "ranking": [named(va, r, known) for r in ranking[shown]],
+        "counts": {"statistics": len(figures), "ranking": len(ranking)},
+        "page": page,
+        "pages": pages,
         "moved_cases": [plain(m) for m in moved],
         "next_after": next_after,
     }

@@ -30,7 +30,7 @@ from fastapi.testclient import TestClient
 
 from api.console.auth import COOKIE
 from api.console.labels import PATTERN_GROUPS
-from api.http import create_app
+from api.http import create_app, tune_collector
 from api.readmodel import built_view_sets, live_views
 from api.security import Role, issue
 from bench.dataset import write_cases
@@ -130,6 +130,7 @@ def main() -> None:
     )
     rng = random.Random(1)
     app = create_app(Settings(database_url=f"sqlite:///{path}"), run_projector=False)
+    tune_collector()  # as `petition serve` runs
     results = []
     with TestClient(app) as client:
         bearer = {"Authorization": f"Bearer {token}"}

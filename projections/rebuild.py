@@ -27,7 +27,7 @@ from projections.projector import (
     write_directory,
 )
 from projections.queries import Views, pairs
-from projections.statistics import Statistics
+from projections.statistics import Ratio, Statistics
 from projections.viewsets import LoadedRules
 
 PARALLEL_FROM_CASES = 5000
@@ -140,22 +140,41 @@ class MetricChange:
     cases_lost: list[str]  # only under A
 
 
-def diff_statistics(a: Statistics, b: Statistics) -> list[MetricChange]:
-    """Every statistic that differs between two rulebooks for one period, unit by unit,
-    with the cases behind the difference."""
-    changes: list[MetricChange] = []
+Figure = tuple[str, str, Ratio | None, Ratio | None]
+"""A unit, a metric, and its figure under A and under B (None: no figure)."""
+
+
+def differing_figures(a: Statistics, b: Statistics) -> list[Figure]:
+    """The figures that differ between two rulebooks for one period, unit by unit, as they
+    are (a page of them made into :class:`MetricChange` by :func:`metric_change`)."""
+    found: list[Figure] = []
     for table_a, table_b in ((a.offices, b.offices), (a.handling, b.handling)):
         for unit in sorted(set(table_a) | set(table_b)):
             metrics_a, metrics_b = table_a.get(unit, {}), table_b.get(unit, {})
             for metric in sorted(set(metrics_a) | set(metrics_b)):
                 ra, rb = metrics_a.get(metric), metrics_b.get(metric)
-                da = ra.as_dict() if ra else {"numerator": 0, "denominator": 0, "rate": None}
-                db = rb.as_dict() if rb else {"numerator": 0, "denominator": 0, "rate": None}
-                if da == db:
-                    continue
-                ca, cb = set(ra.cases if ra else []), set(rb.cases if rb else [])
-                changes.append(MetricChange(unit, metric, da, db, sorted(cb - ca), sorted(ca - cb)))
-    return changes
+                # (the same fraction is the same rate)
+                if _fraction(ra) != _fraction(rb):
+                    found.append((unit, metric, ra, rb))
+    return found
+
+
+def metric_change(figure: Figure) -> MetricChange:
+    unit, metric, ra, rb = figure
+    da = ra.as_dict() if ra else {"numerator": 0, "denominator": 0, "rate": None}
+    db = rb.as_dict() if rb else {"numerator": 0, "denominator": 0, "rate": None}
+    ca, cb = set(ra.cases if ra else []), set(rb.cases if rb else [])
+    return MetricChange(unit, metric, da, db, sorted(cb - ca), sorted(ca - cb))
+
+
+def diff_statistics(a: Statistics, b: Statistics) -> list[MetricChange]:
+    """Every statistic that differs between two rulebooks for one period, unit by unit,
+    with the cases behind the difference."""
+    return [metric_change(figure) for figure in differing_figures(a, b)]
+
+
+def _fraction(ratio: Ratio | None) -> tuple[int, int]:
+    return (ratio.numerator, ratio.denominator) if ratio else (0, 0)
 
 
 def diff_ranking(a: Statistics, b: Statistics) -> list[dict[str, Any]]:
@@ -238,16 +257,24 @@ def moved_page(
     limit: int,
     after: str | None = None,
     visible: Callable[[set[str]], set[str]] | None = None,
-    chunk: int = 2000,
+    most_cases: int = 4000,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """:func:`moved_cases` a page at a time: the runs of the cases after ``after`` (a case
     id), whole cases until at least ``limit`` runs, and the case to continue after (None at
     the end). The runs are read a range of cases at a time, by key: a page costs the same
-    wherever it starts, and no request reads both view sets whole. ``visible``: keeps the
-    cases the user sees."""
+    wherever it starts, and no request reads both view sets whole. A range starts at
+    ``limit`` cases and doubles (up to ``most_cases``) while it finds too few: a page reads
+    little more than it shows where much moved, and few ranges where little did.
+    ``visible``: keeps the cases the user sees."""
     c = schema.cases
     page: list[dict[str, Any]] = []
+    chunk = max(limit, 1)
     with views_a.engine.connect() as conn:
+
+        def numbered(next_after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            numbers = views_a.case_numbers(conn, {entry["case_id"] for entry in page})
+            return [_numbered(entry, numbers) for entry in page], next_after
+
         while True:
             ids = list(
                 conn.execute(
@@ -258,7 +285,7 @@ def moved_page(
                 ).scalars()
             )
             if not ids:
-                return page, None
+                return numbered(None)
             last = ids[-1]
             ra = _runs(conn, views_a.view_set, after or "", last)
             rb = _runs(conn, views_b.view_set, after or "", last)
@@ -266,16 +293,16 @@ def moved_page(
             cases = {key[0] for key, _ in moved}
             if visible is not None and cases:
                 cases = visible(cases)
-            numbers = views_a.case_numbers(conn, cases)
             for (case_id, *_), entry in moved:
                 if case_id not in cases:
                     continue
                 if len(page) >= limit and page[-1]["case_id"] != case_id:
-                    return page, page[-1]["case_id"]  # whole cases on a page
-                page.append(_numbered(entry, numbers))
+                    return numbered(page[-1]["case_id"])  # whole cases on a page
+                page.append(entry)
             if len(ids) < chunk:
-                return page, None
+                return numbered(None)
             after = last
+            chunk = min(chunk * 2, most_cases)
 
 
 def periods(views: Views) -> list[str]:

@@ -10,6 +10,8 @@ the same SQL on SQLite and PostgreSQL; deadlines are dates in the rulebook's tim
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 PROJECTION_VERSION = 5
@@ -96,10 +98,23 @@ cases = sa.Table(
     sa.Column("closed_period", sa.String(16)),
     sa.Index("rm_cases_number", "view_set", "case_number"),
     sa.Index("rm_cases_holder", "view_set", "holder_unit"),
-    # A period's statistics read only the cases counted in it.
-    sa.Index("rm_cases_registered_period", "view_set", "registered_period"),
-    sa.Index("rm_cases_accepted_period", "view_set", "accepted_period"),
-    sa.Index("rm_cases_replied_period", "view_set", "replied_period"),
+    # A period's statistics read only the cases counted in it, from the index alone: each
+    # holds what its figures need (a period's entries lie together; the rows do not).
+    sa.Index(
+        "rm_cases_registered_period",
+        *("view_set", "registered_period", "registering_office", "registered_s"),
+        *("skip_level", "collective", "case_id"),
+    ),
+    sa.Index(
+        "rm_cases_accepted_period",
+        *("view_set", "accepted_period", "accepted_by", "registered_s"),
+        *("skip_level", "collective", "first_contact_settled", "case_id"),
+    ),
+    sa.Index(
+        "rm_cases_replied_period",
+        *("view_set", "replied_period", "replied_by", "registered_s", "replied_s"),
+        *("rating", "appeals", "case_id"),
+    ),
 )
 
 case_petitioners = sa.Table(
@@ -142,6 +157,9 @@ custody = sa.Table(
     sa.Index("rm_custody_open", "view_set", "end_s"),  # the open intervals, for the board
 )
 
+_ON_TIME = ("cancelled", "deadline_end_s", "started_s", "stopped_s", "unit", "case_id")
+"""What an on-time rate reads of a clock run."""
+
 clock_runs = sa.Table(
     "rm_clock_runs",
     metadata,
@@ -169,9 +187,11 @@ clock_runs = sa.Table(
     sa.Index("rm_clock_runs_unit", "view_set", "unit", "clock"),
     # The running 督办 notices, for the board (most running clocks are a case's own).
     sa.Index("rm_clock_runs_notices_open", "view_set", "held_by", "stopped_s"),
-    # The on-time rates: one clock's runs counted in a period.
-    sa.Index("rm_clock_runs_deadline_period", "view_set", "clock", "deadline_period"),
-    sa.Index("rm_clock_runs_started_period", "view_set", "clock", "started_period"),
+    # The on-time rates: one clock's runs counted in a period, from the index alone. The
+    # period leads: led by the view set, SQLite's planner takes this covering index for a
+    # case's runs (view set and case id, a key it must otherwise look up rows from).
+    sa.Index("rm_clock_runs_deadline_period", "deadline_period", "clock", "view_set", *_ON_TIME),
+    sa.Index("rm_clock_runs_started_period", "started_period", "clock", "view_set", *_ON_TIME),
 )
 
 patterns = sa.Table(
@@ -321,5 +341,21 @@ def create_all(engine: sa.Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
     for table in metadata.sorted_tables:
         if table.name in existing:  # (a table just made has all its indexes)
+            if table in VIEW_TABLES:
+                _drop_changed_indexes(engine, table, inspector)
             for index in table.indexes:
                 index.create(engine, checkfirst=True)
+
+
+def _drop_changed_indexes(engine: sa.Engine, table: sa.Table, inspector: Any) -> None:
+    """Drop a view table's indexes whose columns changed (made again after) or that are no
+    longer defined: an index is derived, like the rows, and a stale one only costs writes."""
+    wanted = {i.name: [c.name for c in i.columns] for i in table.indexes}
+    with engine.begin() as conn:
+        for found in inspector.get_indexes(table.name):
+            name = found["name"]
+            if not name or not name.startswith("rm_") or found.get("duplicates_constraint"):
+                continue
+            if wanted.get(name) != list(found["column_names"]):
+                # (the name is the database's own, of a table this module defines)
+                conn.execute(sa.text(f'DROP INDEX IF EXISTS "{name}"'))

@@ -23,7 +23,7 @@ from projections import schema
 from projections.queries import Views, pairs
 
 
-@dataclass
+@dataclass(slots=True)
 class Ratio:
     numerator: int = 0
     denominator: int = 0
@@ -53,9 +53,10 @@ def _on_time(
     """Runs of ``rule.clock`` counted in ``period``: on time if stopped before the deadline's
     end. A run still going past its deadline counts as late; one whose deadline is not yet
     computable, or that was cancelled (withdrawn, merged, restarted by a transfer), not at
-    all. ``with_cases``: the case ids behind each numerator. The rows are counted here, not
-    grouped by the database: to group, SQLite walks the unit index over every run of the
-    view set instead of the period's."""
+    all. ``with_cases``: the case ids behind each numerator (the rows counted here); else the
+    database adds up, grouping by an expression of the unit, not the column: by the column
+    SQLite walks the unit index over every run of the view set instead of reading the
+    period's from the index that covers them."""
     r = schema.clock_runs
     period_column = {
         "deadline": r.c.deadline_period,
@@ -64,18 +65,25 @@ def _on_time(
     }[rule.counted_by]
     stopped = sa.and_(r.c.stopped_s.is_not(None), r.c.stopped_s <= n)
     on_time = sa.case((sa.and_(stopped, r.c.stopped_s < r.c.deadline_end_s), 1), else_=0)
-    result = conn.execute(
-        sa.select(r.c.unit, on_time, r.c.case_id).where(
-            r.c.view_set == views.view_set,
-            r.c.clock == rule.clock,
-            r.c.cancelled.is_(False),
-            r.c.deadline_end_s.is_not(None),
-            period_column == period,
-            r.c.started_s <= n,
-            # decided: stopped by now, or still running past its deadline (late)
-            sa.or_(stopped, r.c.deadline_end_s <= n),
-        )
+    counted = (
+        r.c.view_set == views.view_set,
+        r.c.clock == rule.clock,
+        r.c.cancelled.is_(False),
+        r.c.deadline_end_s.is_not(None),
+        period_column == period,
+        r.c.started_s <= n,
+        # decided: stopped by now, or still running past its deadline (late)
+        sa.or_(stopped, r.c.deadline_end_s <= n),
     )
+    if not with_cases:
+        unit = sa.func.coalesce(r.c.unit, "")
+        grouped = sa.select(unit, sa.func.count(), sa.func.sum(on_time)).where(*counted)
+        # ('' back to None: a run without a unit, keyed as the count case by case keys it)
+        return {
+            key or None: Ratio(int(hits), int(runs))  # type: ignore[misc]
+            for key, runs, hits in conn.execute(grouped.group_by(unit))
+        }
+    result = conn.execute(sa.select(r.c.unit, on_time, r.c.case_id).where(*counted))
     found: dict[str, Ratio] = {}
     for unit, hit, case_id in result.cursor.fetchall():  # type: ignore[union-attr]
         ratio = found.get(unit)
@@ -278,7 +286,9 @@ def _counted_in_database(views: Views, period: str, now: datetime) -> Statistics
     n = now.timestamp()
     c, r = schema.cases, schema.repeats
     vs = views.view_set
-    is_repeat = sa.exists().where(r.c.view_set == vs, r.c.case_id == c.c.case_id)
+    # A case repeats at most one earlier case (the relation's key): joined, not probed per use.
+    with_repeat = c.outerjoin(r, sa.and_(r.c.view_set == vs, r.c.case_id == c.c.case_id))
+    is_repeat = r.c.case_id.is_not(None)
     came_back = sa.exists().where(r.c.view_set == vs, r.c.earlier_case_id == c.c.case_id)
     offices: dict[str, dict[str, Ratio]] = defaultdict(lambda: defaultdict(Ratio))
     handling: dict[str, dict[str, Ratio]] = defaultdict(lambda: defaultdict(Ratio))
@@ -299,6 +309,7 @@ def _counted_in_database(views: Views, period: str, now: datetime) -> Statistics
                 _yes(c.c.skip_level),
                 _yes(c.c.collective),
             )
+            .select_from(with_repeat)
             .where(*mine, c.c.registered_period == period)
             .group_by(c.c.registering_office)
         ):
@@ -316,6 +327,7 @@ def _counted_in_database(views: Views, period: str, now: datetime) -> Statistics
                 _yes(~is_repeat),
                 _yes(sa.and_(~is_repeat, c.c.first_contact_settled)),
             )
+            .select_from(with_repeat)
             .where(*mine, c.c.accepted_period == period, c.c.accepted_by.is_not(None))
             .group_by(c.c.accepted_by)
         ):

@@ -1,10 +1,11 @@
 """The console's pages: server-rendered HTML over the API's own read functions.
 
-Every page gets its data from the functions the JSON routes call (``case_list``,
-``checked_case``, ``case_view``, ``history_view``, ``case_views``, ``delay_rows``,
-``pattern_rows``, ``statistics_result``, ``rule_diff``), so the access check, the unit scope
-and the redaction of an informant are the API's, not a copy. A page adds only layout: names
-in Chinese, the timeline drawn as SVG, an "as of" control that passes ``as_of`` through.
+Every page gets its data from the functions the JSON routes call, or their paged forms
+(``case_list``, ``checked_case``, ``case_view``, ``history_view``, ``case_views``,
+``delay_rows``, ``pattern_rows``, ``statistics_page``, ``rule_diff_of_period``), so the access
+check, the unit scope and the redaction of an informant are the API's, not a copy. A page adds
+only layout: names in Chinese, the timeline drawn as SVG, an "as of" control that passes
+``as_of`` through.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from api.routes_views import (
     delay_rows,
     pattern_page,
     rule_diff_of_period,
-    statistics_result,
+    statistics_page,
 )
 from api.security import Principal, Unauthenticated, verify
 from domain.errors import InvalidInput, NotFound
@@ -67,6 +68,7 @@ PAGE_SIZE = 50
 BOARD_CASES = 5  # cases listed per party on the delay board; the drill-down lists them all
 BOARD_PAGE_SIZE = 50  # parties per page of the board, worst first
 MOVED_PAGE_SIZE = 100  # runs per page of the rule diff's moved cases
+UNITS_PAGE_SIZE = 50  # units per page of the statistics tables, the ranking and the rule diff
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -122,6 +124,7 @@ templates.env.globals.update(
     excluded_label=labels.excluded_label,
     deadline_status=labels.deadline_status,
     PREFIX=PREFIX,
+    UNITS_PAGE_SIZE=UNITS_PAGE_SIZE,
 )
 
 
@@ -420,15 +423,16 @@ def statistics(
     principal: ConsoleUser,
     period: str | None = None,
     as_of: str | None = None,
+    page: int = 1,
 ) -> Response:
-    """考核统计: the assessment rates of a period and the ranking."""
+    """考核统计: the assessment rates of a period and the ranking, a page of units at a time
+    (the handling units in ranking order, so a page shows the same units in both lists)."""
     ledger = _ledger(request)
     access.require_view(principal, "statistics")
     at = as_of_param(request, as_of)
     known = _periods(ledger, at)
     chosen = period or known[-1]
-    result = statistics_result(ledger, principal, chosen, at)
-    metrics = [m for m in labels.METRICS if _has_metric(result, m)]
+    result = statistics_page(ledger, principal, chosen, at, page=page, page_size=UNITS_PAGE_SIZE)
     return render(
         request,
         "statistics.html",
@@ -436,10 +440,20 @@ def statistics(
         result=result,
         period=chosen,
         periods=known,
-        metrics=metrics,
+        metrics=[m for m in labels.METRICS if m in result["metrics"]],
+        counts=result["counts"],
+        page=result["page"],
+        pages=result["pages"],
         as_of=at,
         as_of_text=_as_of_text(request, at),
     )
+
+
+def _page_of(page: int, items: int, size: int = UNITS_PAGE_SIZE) -> tuple[int, int, int]:
+    """The page asked for (within 1 … the last), how many pages, and its first item."""
+    pages = max(1, -(-items // size))
+    page = min(max(page, 1), pages)
+    return page, pages, (page - 1) * size
 
 
 def _periods(ledger: Ledger, at: datetime | None) -> list[str]:
@@ -475,11 +489,6 @@ def _periods(ledger: Ledger, at: datetime | None) -> list[str]:
     return found
 
 
-def _has_metric(result: dict[str, Any], metric: str) -> bool:
-    groups = ("petition_offices", "handling_units")
-    return any(metric in r["metrics"] for key in groups for r in result[key])
-
-
 @router.get("/rule-diff")
 def rule_diff_page(
     request: Request,
@@ -488,9 +497,11 @@ def rule_diff_page(
     b: str | None = None,
     period: str | None = None,
     after: str | None = None,
+    page: int = 1,
 ) -> Response:
     """规则对比: two rulebooks side by side for one period (the latest, unless chosen), what
-    differs, and the cases that moved, a page at a time (``after``: the last case shown)."""
+    differs, and the cases that moved, each a page at a time (``page``: of the differing
+    figures and ranking places; ``after``: the last case shown)."""
     ledger = _ledger(request)
     access.require_view(principal, "statistics")
     sets = built_view_sets(ledger)
@@ -499,7 +510,15 @@ def rule_diff_page(
     chosen = period or known[-1]
     if a and b:
         report = rule_diff_of_period(
-            ledger, principal, a, b, chosen, limit=MOVED_PAGE_SIZE, after=after or None
+            ledger,
+            principal,
+            a,
+            b,
+            chosen,
+            limit=MOVED_PAGE_SIZE,
+            after=after or None,
+            page=page,
+            page_size=UNITS_PAGE_SIZE,
         )
     elif len(sets) >= 2:
         a, b = sets[0]["id"], sets[1]["id"]

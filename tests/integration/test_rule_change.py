@@ -205,7 +205,7 @@ def test_the_cases_that_moved_in_pages_are_the_whole_list(
         pages: list[dict[str, Any]] = []
         after: str | None = None
         while True:
-            rows, after = moved_page(live, other, limit=7, after=after, chunk=9)
+            rows, after = moved_page(live, other, limit=7, after=after, most_cases=9)
             assert rows or after is None
             if pages and rows:
                 assert rows[0]["case_id"] > pages[-1]["case_id"]  # whole cases on a page
@@ -226,3 +226,89 @@ def test_the_cases_that_moved_in_pages_are_the_whole_list(
         assert rows == [m for m in whole if m["case_id"] in seen]
     finally:
         ledger.close()
+
+
+def test_the_console_pages_statistics_and_differing_figures_a_few_units_at_a_time(
+    database_url: str, national: LoadedRules, working_days: LoadedRules
+) -> None:
+    """What the statistics and rule-diff pages show, page after page, is what the API lists
+    whole: every unit once, the handling units in ranking order, every differing figure
+    and ranking place once, and how many in all."""
+    from api.demo import write_demo
+    from api.routes_views import (
+        rule_diff,
+        rule_diff_of_period,
+        statistics_page,
+        statistics_result,
+    )
+    from api.security import Principal, Role
+    from ledger.application import Ledger
+    from ledger.settings import Settings
+
+    write_demo(Settings(database_url=database_url), seed=11, cases=60)
+    ledger = Ledger(Settings(database_url=database_url))
+    try:
+        live = project(ledger, national)
+        other = rebuild(ledger.engine, working_days)
+        u, m = schema.units, schema.memberships
+        with ledger.engine.connect() as conn:
+            top = conn.execute(
+                sa.select(u.c.unit_id).where(u.c.view_set == live.view_set, u.c.parent.is_(None))
+            ).scalar_one()
+            person = conn.execute(
+                sa.select(m.c.person_id).where(m.c.view_set == live.view_set, m.c.unit_id == top)
+            ).first()[0]  # type: ignore[index]
+        inspector = Principal(user=hex_uuid(person), role=Role.INSPECTOR, unit=hex_uuid(top))
+        whole = rule_diff(ledger, inspector, live.view_set, other)
+        period = max(whole["periods"], key=lambda p: len(whole["periods"][p]["statistics"]))
+        size = 3
+
+        api = statistics_result(ledger, inspector, period)
+        shown: dict[str, list[dict[str, Any]]] = {}
+        first = statistics_page(ledger, inspector, period, None, page=1, page_size=size)
+        assert first["pages"] > 1
+        for number in range(1, first["pages"] + 2):  # (one past the last: the last again)
+            found = statistics_page(ledger, inspector, period, None, page=number, page_size=size)
+            assert found["page"] == min(number, first["pages"])
+            if number > first["pages"]:
+                break
+            for key in ("ranking", "handling_units", "petition_offices"):
+                assert len(found[key]) <= size
+                shown.setdefault(key, []).extend(found[key])
+        assert shown["ranking"] == api["ranking"]
+        for key in ("handling_units", "petition_offices"):
+            assert first["counts"][key] == len(api[key])
+            assert sorted(map(repr, shown[key])) == sorted(map(repr, api[key]))
+        place = {r["unit"]: r["rank"] for r in api["ranking"]}
+        ranked = [place[r["unit"]] for r in shown["handling_units"] if r["unit"] in place]
+        assert ranked == sorted(ranked) and ranked
+
+        def figure(c: dict[str, Any]) -> tuple[Any, ...]:
+            return (c["unit"], c["metric"], repr(c["before"]), repr(c["after"]))
+
+        differing = whole["periods"][period]
+        figures: list[tuple[Any, ...]] = []
+        places: list[dict[str, Any]] = []
+        number = 1
+        while True:
+            found = rule_diff_of_period(
+                ledger, inspector, live.view_set, other, period,
+                limit=100, after=None, page=number, page_size=size,
+            )  # fmt: skip
+            assert found["counts"]["statistics"] == len(differing["statistics"])
+            figures += [figure(c) for c in found["statistics"]]
+            places += found["ranking"]
+            if found["page"] == found["pages"]:
+                break
+            number += 1
+        assert len(differing["statistics"]) > size
+        assert figures == [figure(c) for c in differing["statistics"]]
+        assert places == differing["ranking"]
+    finally:
+        ledger.close()
+
+
+def hex_uuid(value: str) -> Any:
+    from uuid import UUID
+
+    return UUID(hex=value)

@@ -35,3 +35,30 @@ def test_a_view_table_of_an_earlier_shape_is_made_again(database_url: str) -> No
         }
     finally:
         engine.dispose()
+
+
+def test_a_view_index_of_an_earlier_shape_is_made_again_and_a_retired_one_dropped(
+    database_url: str,
+) -> None:
+    engine = sa.create_engine(database_url)
+    try:
+        schema.create_all(engine)
+        with engine.begin() as conn:
+            # as an earlier version made it: the period alone, not the figures it now covers
+            conn.execute(sa.text("DROP INDEX rm_cases_accepted_period"))
+            conn.execute(
+                sa.text(
+                    "CREATE INDEX rm_cases_accepted_period ON rm_cases (view_set, accepted_period)"
+                )
+            )
+            conn.execute(sa.text("CREATE INDEX rm_cases_retired ON rm_cases (view_set, rating)"))
+        schema.create_all(engine)
+        found = {
+            i["name"]: list(i["column_names"]) for i in sa.inspect(engine).get_indexes("rm_cases")
+        }
+        wanted = next(i for i in schema.cases.indexes if i.name == "rm_cases_accepted_period")
+        assert found["rm_cases_accepted_period"] == [c.name for c in wanted.columns]
+        assert len(found["rm_cases_accepted_period"]) > 2
+        assert "rm_cases_retired" not in found
+    finally:
+        engine.dispose()

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,17 @@ from projections import schema
 from projections.queries import Views, pairs
 
 
+@lru_cache(maxsize=65_536)
+def _rate(numerator: int, denominator: int) -> Decimal | None:
+    """A fraction as a rate to four places (the same few fractions recur across units and
+    metrics: a ranking of a thousand units asks for most of them many times)."""
+    if denominator == 0:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(
+        Decimal("0.0001"), rounding=ROUND_HALF_UP
+    )
+
+
 @dataclass(slots=True)
 class Ratio:
     numerator: int = 0
@@ -31,11 +43,7 @@ class Ratio:
 
     @property
     def rate(self) -> Decimal | None:
-        if self.denominator == 0:
-            return None
-        return (Decimal(self.numerator) / Decimal(self.denominator)).quantize(
-            Decimal("0.0001"), rounding=ROUND_HALF_UP
-        )
+        return _rate(self.numerator, self.denominator)
 
     def as_dict(self) -> dict[str, Any]:
         return {"numerator": self.numerator, "denominator": self.denominator, "rate": self.rate}

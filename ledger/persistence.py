@@ -6,7 +6,8 @@ the engine, so this module is the PERSISTENCE_MODULE instead:
 - PostgreSQL: writers serialise on a table lock taken with no timeout, so one stuck
   transaction would stall every writer; the session gets a lock timeout and an idle-in-
   transaction timeout so a stuck writer is cut off.
-- SQLite: a busy timeout, so concurrent processes wait for the writer instead of failing.
+- SQLite: a busy timeout, so concurrent processes wait for the writer instead of failing;
+  and a larger page cache per connection (below).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
 from ledger.seals import SealingRecorder, SnapshotRecorder
@@ -37,6 +39,21 @@ def engine_options(url: str) -> dict[str, Any]:
             },
         }
     return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+
+
+SQLITE_PAGE_CACHE_KIB = 64 * 1024
+"""Each SQLite connection's own page cache (SQLite's default is 2 MiB): a page reads a few
+indexes over and over (a period's statistics, the board's totals), and a connection that keeps
+them does not depend on the operating system keeping the file (a 100k-case file is 3.5 GB).
+At most the pool's connections × this."""
+
+
+def _sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_PAGE_CACHE_KIB}")
+    finally:
+        cursor.close()
 
 
 def read_only_engine(url: str) -> Engine:
@@ -61,6 +78,9 @@ class Factory(SQLAlchemyFactory):
         if not url:
             raise ValueError("SQLALCHEMY_URL is not set")
         self.datastore = self.datastore_class(url=url, **engine_options(url))
+        engine = self.datastore.engine
+        if url.startswith("sqlite") and isinstance(engine, Engine):
+            sa_event.listen(engine, "connect", _sqlite_connection)
 
     def close(self) -> None:
         engine = self.datastore.engine

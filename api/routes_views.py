@@ -180,7 +180,8 @@ def statistics_page(
     pages = max(1, -(-max(counts.values()) // page_size))
     page = min(max(page, 1), pages)
     shown = slice((page - 1) * page_size, page * page_size)
-    known = names(views)
+    ranking, handling, offices = ranking[shown], handling[shown], offices[shown]
+    known = names(views, {r["unit"] for r in ranking} | set(handling) | set(offices))
 
     def rows(table: dict[str, dict[str, Ratio]], units: list[str]) -> list[dict[str, Any]]:
         shaped = (
@@ -192,9 +193,9 @@ def statistics_page(
     return {
         "period": period,
         "rulebook": stats.rulebook,
-        "ranking": [named(views, r, known) for r in ranking[shown]],
-        "handling_units": rows(stats.handling, handling[shown]),
-        "petition_offices": rows(stats.offices, offices[shown]),
+        "ranking": [named(views, r, known) for r in ranking],
+        "handling_units": rows(stats.handling, handling),
+        "petition_offices": rows(stats.offices, offices),
         "metrics": {
             m for table in (stats.handling, stats.offices) for ms in table.values() for m in ms
         },
@@ -287,17 +288,19 @@ def rule_diff_of_period(
     # The figures only: which cases each one gained or lost is the API's (the count case by
     # case, for both rulebooks, is what a page cannot afford at 100k cases).
     figures, ranking = _period_changes(va, vb, scope, period, datetime.now(UTC), with_cases=False)
-    pages = max(1, -(-max(len(figures), len(ranking)) // page_size))
+    counts = {"statistics": len(figures), "ranking": len(ranking)}
+    pages = max(1, -(-max(counts.values()) // page_size))
     page = min(max(page, 1), pages)
     shown = slice((page - 1) * page_size, page * page_size)
-    known = names(va)  # (only the page's rows are named)
+    figures, ranking = figures[shown], ranking[shown]
+    known = names(va, {f[0] for f in figures} | {r["unit"] for r in ranking})  # (the page's)
     return {
         "a": {"view_set": va.view_set, "rulebook": va.rules.rulebook.name},
         "b": {"view_set": vb.view_set, "rulebook": vb.rules.rulebook.name},
         "period": period,
-        "statistics": [named(va, metric_change(f).__dict__, known) for f in figures[shown]],
-        "ranking": [named(va, r, known) for r in ranking[shown]],
-        "counts": {"statistics": len(figures), "ranking": len(ranking)},
+        "statistics": [named(va, metric_change(f).__dict__, known) for f in figures],
+        "ranking": [named(va, r, known) for r in ranking],
+        "counts": counts,
         "page": page,
         "pages": pages,
         "moved_cases": [plain(m) for m in moved],

@@ -934,19 +934,16 @@ def _deadline_status(unknown_year: int | None, excluded: str | None) -> str:
     return "in force"
 
 
-def names(views: Views) -> dict[str, str]:
-    """Names of the units and people of the view set's directory, by hex id."""
+def names(views: Views, only: Collection[str] | None = None) -> dict[str, str]:
+    """Names of the units and people of the view set's directory, by hex id (``only``: of
+    these ids, as a page of a few rows needs, by key)."""
     u, p = schema.units, schema.people
+    units = sa.select(u.c.unit_id, u.c.name).where(u.c.view_set == views.view_set)
+    people = sa.select(p.c.person_id, p.c.name).where(p.c.view_set == views.view_set)
+    if only is not None:
+        ids = sorted(only)
+        units, people = units.where(u.c.unit_id.in_(ids)), people.where(p.c.person_id.in_(ids))
     with views.engine.connect() as conn:
-        found: dict[Any, Any] = pairs(
-            conn.execute(
-                sa.select(u.c.unit_id, u.c.name).where(u.c.view_set == views.view_set)
-            ).all()
-        )
-        found.update(
-            (row[0], row[1])
-            for row in conn.execute(
-                sa.select(p.c.person_id, p.c.name).where(p.c.view_set == views.view_set)
-            )
-        )
+        found: dict[Any, Any] = pairs(conn.execute(units).all())
+        found.update((row[0], row[1]) for row in conn.execute(people))
     return found

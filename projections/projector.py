@@ -208,6 +208,7 @@ class Projector:
         view_set: str,
         *,
         batch_size: int = 500,
+        most_batch: int | None = None,
         include: Include = _all,
         write_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
@@ -216,7 +217,13 @@ class Projector:
         self.target = target
         self.rules = rules
         self.view_set = view_set
+        # A batch is ``batch_size`` log rows while the view set keeps up; behind (a full batch
+        # read), the next one doubles, up to ``most_batch`` (16 × by default): a projector
+        # catching up after downtime commits, reads and re-decides per batch, not per 500
+        # rows, and a writer still waits at most one large batch's write for the lock.
         self.batch_size = batch_size
+        self.most_batch = most_batch if most_batch is not None else 16 * batch_size
+        self._next_batch = batch_size
         self.include = include
         self.directory: Directory | None = None
         self.directory_position = -1  # the log position the directory is folded up to
@@ -261,7 +268,12 @@ class Projector:
                 write_judged(out, self.view_set, batch.rows, self.rules, replace=batch.case_ids)
                 _advance(out, self.view_set, batch.position, batch.last)
             self.directory_position = batch.last
-            return batch.last - batch.position
+            advanced = batch.last - batch.position
+            behind = advanced >= self._next_batch  # (a full read; gaps only ever overstate it)
+            self._next_batch = (
+                min(2 * self._next_batch, self.most_batch) if behind else self.batch_size
+            )
+            return advanced
 
     def _prepare(self) -> _Batch | None:
         """The next batch, judged: None when the view set is at the end of the log."""
@@ -275,7 +287,7 @@ class Projector:
             self.directory = self._load_directory(position)
             self.directory_position = position
         with self.source.connect() as src:
-            facts, last = log.facts_after(src, position, self.batch_size)
+            facts, last = log.facts_after(src, position, self._next_batch)
             facts = [f for f in facts if self.include(f)]
             touched = [f for f in facts if f.kind == "Case"]
             case_ids = list(dict.fromkeys(f.aggregate_id for f in touched))

@@ -130,3 +130,40 @@ def test_views_built_by_an_earlier_projector_are_rebuilt_not_read(
     runner = Runner(engine, newer)
     assert runner.view_set == newer.view_set_name != old.view_set
     assert lag(engine, runner.view_set)["events_behind"] == 0
+
+
+def test_a_projector_far_behind_reads_ever_larger_batches_and_small_ones_once_caught_up(
+    world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After downtime the projector commits per growing batch, not per few rows; keeping up,
+    it reads a small batch again, so a writer never waits long for the lock."""
+    import projections.log as log
+    from projections.projector import Projector
+    from projections.viewsets import ensure_live
+
+    clock.now = datetime(2025, 3, 10, tzinfo=UTC)
+    for day in range(30):
+        world.register(clock.now - timedelta(days=day, hours=3))
+    engine = world.ledger.engine
+    view_set = ensure_live(engine, NATIONAL)
+    limits: list[int] = []
+    real_facts_after = log.facts_after
+
+    def recording(conn: sa.Connection, position: int, limit: int) -> object:
+        limits.append(limit)
+        return real_facts_after(conn, position, limit)
+
+    monkeypatch.setattr(log, "facts_after", recording)
+    projector = Projector(engine, engine, NATIONAL.rules, view_set, batch_size=3, most_batch=12)
+    projector.catch_up()
+    assert limits[:4] == [3, 6, 12, 12]  # doubling while every read is full, up to the most
+    assert max(limits) == 12
+    assert lag(engine, view_set)["events_behind"] == 0
+
+    limits.clear()
+    world.register(clock.now - timedelta(hours=3))
+    projector.catch_up()
+    assert limits[0] == 3  # caught up, the next batch is small again
+    assert lag(engine, view_set)["events_behind"] == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.cases)).scalar() == 31

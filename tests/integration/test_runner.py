@@ -167,3 +167,34 @@ def test_a_projector_far_behind_reads_ever_larger_batches_and_small_ones_once_ca
     assert lag(engine, view_set)["events_behind"] == 0
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.cases)).scalar() == 31
+
+
+def test_a_projector_started_after_a_directory_change_knows_it(world: World, clock: Clock) -> None:
+    """Each request that finds the views behind starts a projector of its own, which folds
+    the directory from the facts this process has read before and those written since: a
+    unit founded after the first projector ran is in the second's directory."""
+    from projections.projector import Projector
+    from projections.viewsets import ensure_live
+
+    clock.now = datetime(2025, 3, 10, tzinfo=UTC)
+    world.register(clock.now - timedelta(days=1))
+    engine = world.ledger.engine
+    view_set = ensure_live(engine, NATIONAL)
+    first = Projector(engine, engine, NATIONAL.rules, view_set).catch_up()
+    station = world.ledger.create_unit(
+        actor=world.at_office,
+        occurred_at=clock.now - timedelta(hours=1),
+        command_id="found-station",
+        name="住建局物业管理站",
+        code="ZJ-WY",
+        kind="基层单位",
+        parent=world.housing,
+    ).aggregate_id
+    world.register(clock.now - timedelta(hours=3))
+    position = Projector(engine, engine, NATIONAL.rules, view_set).catch_up()
+
+    directory = Projector(engine, engine, NATIONAL.rules, view_set)._load_directory(position)
+    assert station.hex in directory.subtree(world.housing.hex)
+    assert directory.parent_at(station.hex, position) == world.housing.hex
+    before = Projector(engine, engine, NATIONAL.rules, view_set)._load_directory(first)
+    assert station.hex not in before.subtree(world.housing.hex)  # as it stood then

@@ -240,7 +240,7 @@ def step_diff(url: str, a: str, b: str, moved: bool = True) -> dict[str, Any]:
     """What `petition rules diff A B` computes: every period's statistics and ranking under
     both rulebooks, what differs, and every clock run whose deadline or lateness moved."""
     from projections.queries import Views
-    from projections.rebuild import diff_ranking, diff_statistics, moved_cases, periods
+    from projections.rebuild import diff_ranking, diff_statistics, iter_moved_cases, periods
     from projections.statistics import unit_statistics
     from projections.viewsets import load
 
@@ -254,7 +254,7 @@ def step_diff(url: str, a: str, b: str, moved: bool = True) -> dict[str, Any]:
         sa_, sb = unit_statistics(va, period, NOW), unit_statistics(vb, period, NOW)
         changes += len(diff_statistics(sa_, sb))
         ranking += len(diff_ranking(sa_, sb))
-    moved_runs = len(moved_cases(va, vb)) if moved else None
+    moved_runs = sum(1 for _ in iter_moved_cases(va, vb)) if moved else None
     seconds = time.perf_counter() - started
     engine.dispose()
     return {

@@ -26,7 +26,7 @@ from projections.projector import (
     get_view_set,
     write_directory,
 )
-from projections.queries import Views, pairs
+from projections.queries import Views
 from projections.statistics import Ratio, Statistics
 from projections.viewsets import LoadedRules
 
@@ -235,19 +235,68 @@ def _numbered(entry: dict[str, Any], numbers: dict[Any, Any]) -> dict[str, Any]:
     return {"case_id": entry["case_id"], "case_number": numbers.get(entry["case_id"]), **entry}
 
 
-def moved_cases(views_a: Views, views_b: Views) -> list[dict[str, Any]]:
-    """Cases whose deadlines or lateness differ between two view sets, clock by clock."""
+MOVED_RANGE_CASES = 4000
+"""The most cases whose clock runs a comparison of two view sets holds at once."""
+
+
+def _moved_by_range(
+    conn: sa.Connection,
+    views_a: Views,
+    views_b: Views,
+    after: str | None,
+    chunk: int,
+    most_cases: int,
+) -> Iterator[list[tuple[RunKey, dict[str, Any]]]]:
+    """The runs that moved, of the cases after ``after``, a range of cases at a time (read by
+    key from both view sets: memory bounded by the range, not the log). A range starts at
+    ``chunk`` cases and doubles up to ``most_cases``. The last range runs to the end of both
+    view sets, so a case only B has (built later, from a longer log) is compared too."""
     c = schema.cases
-    with views_b.engine.connect() as conn:
-        rb = _runs(conn, views_b.view_set)
-    with views_a.engine.connect() as conn:
-        ra = _runs(conn, views_a.view_set)
-        numbers: dict[Any, Any] = pairs(
+    while True:
+        ids = list(
             conn.execute(
-                sa.select(c.c.case_id, c.c.case_number).where(c.c.view_set == views_a.view_set)
-            ).all()
+                sa.select(c.c.case_id)
+                .where(c.c.view_set == views_a.view_set, c.c.case_id > (after or ""))
+                .order_by(c.c.case_id)
+                .limit(chunk)
+            ).scalars()
         )
-    return [_numbered(entry, numbers) for _, entry in _moved(ra, rb)]
+        last = ids[-1] if len(ids) == chunk else None
+        ra = _runs(conn, views_a.view_set, after or "", last)
+        rb = _runs(conn, views_b.view_set, after or "", last)
+        yield list(_moved(ra, rb))
+        if last is None:
+            return
+        after = last
+        chunk = min(chunk * 2, most_cases)
+
+
+def _case_numbers(
+    conn: sa.Connection, views_a: Views, views_b: Views, case_ids: set[str]
+) -> dict[Any, Any]:
+    """Case numbers from A, and from B for a case only B has."""
+    numbers = views_a.case_numbers(conn, case_ids)
+    if missing := case_ids - set(numbers):
+        numbers |= views_b.case_numbers(conn, missing)
+    return numbers
+
+
+def iter_moved_cases(
+    views_a: Views, views_b: Views, *, range_cases: int = MOVED_RANGE_CASES
+) -> Iterator[dict[str, Any]]:
+    """Cases whose deadlines or lateness differ between two view sets, clock by clock, in
+    case order, read ``range_cases`` cases at a time (a rule diff of a million cases holds
+    one range, not both view sets' every clock run)."""
+    with views_a.engine.connect() as conn:
+        for moved in _moved_by_range(conn, views_a, views_b, None, range_cases, range_cases):
+            numbers = _case_numbers(conn, views_a, views_b, {key[0] for key, _ in moved})
+            for _, entry in moved:
+                yield _numbered(entry, numbers)
+
+
+def moved_cases(views_a: Views, views_b: Views) -> list[dict[str, Any]]:
+    """:func:`iter_moved_cases`, as a list."""
+    return list(iter_moved_cases(views_a, views_b))
 
 
 def moved_page(
@@ -257,39 +306,22 @@ def moved_page(
     limit: int,
     after: str | None = None,
     visible: Callable[[set[str]], set[str]] | None = None,
-    most_cases: int = 4000,
+    most_cases: int = MOVED_RANGE_CASES,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """:func:`moved_cases` a page at a time: the runs of the cases after ``after`` (a case
     id), whole cases until at least ``limit`` runs, and the case to continue after (None at
-    the end). The runs are read a range of cases at a time, by key: a page costs the same
-    wherever it starts, and no request reads both view sets whole. A range starts at
-    ``limit`` cases and doubles (up to ``most_cases``) while it finds too few: a page reads
-    little more than it shows where much moved, and few ranges where little did.
-    ``visible``: keeps the cases the user sees."""
-    c = schema.cases
+    the end). A page costs the same wherever it starts, and no request reads both view sets
+    whole; the first range is ``limit`` cases, so a page reads little more than it shows
+    where much moved, and few ranges where little did. ``visible``: keeps the cases the user
+    sees."""
     page: list[dict[str, Any]] = []
-    chunk = max(limit, 1)
     with views_a.engine.connect() as conn:
 
         def numbered(next_after: str | None) -> tuple[list[dict[str, Any]], str | None]:
-            numbers = views_a.case_numbers(conn, {entry["case_id"] for entry in page})
+            numbers = _case_numbers(conn, views_a, views_b, {entry["case_id"] for entry in page})
             return [_numbered(entry, numbers) for entry in page], next_after
 
-        while True:
-            ids = list(
-                conn.execute(
-                    sa.select(c.c.case_id)
-                    .where(c.c.view_set == views_a.view_set, c.c.case_id > (after or ""))
-                    .order_by(c.c.case_id)
-                    .limit(chunk)
-                ).scalars()
-            )
-            if not ids:
-                return numbered(None)
-            last = ids[-1]
-            ra = _runs(conn, views_a.view_set, after or "", last)
-            rb = _runs(conn, views_b.view_set, after or "", last)
-            moved = list(_moved(ra, rb))
+        for moved in _moved_by_range(conn, views_a, views_b, after, max(limit, 1), most_cases):
             cases = {key[0] for key, _ in moved}
             if visible is not None and cases:
                 cases = visible(cases)
@@ -299,10 +331,7 @@ def moved_page(
                 if len(page) >= limit and page[-1]["case_id"] != case_id:
                     return numbered(page[-1]["case_id"])  # whole cases on a page
                 page.append(entry)
-            if len(ids) < chunk:
-                return numbered(None)
-            after = last
-            chunk = min(chunk * 2, most_cases)
+        return numbered(None)
 
 
 def periods(views: Views) -> list[str]:

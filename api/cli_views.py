@@ -322,11 +322,9 @@ def rules_diff(
         # held whole (a million cases' runs would not fit); the JSON report lists them all.
         if as_json:
             report["moved_cases"] = moved_cases(va, vb)
-        else:
-            moved_runs = sum(1 for _ in iter_moved_cases(va, vb))
-    if as_json:
-        out.print_json(json.dumps(plain(report), ensure_ascii=False))
-        return
+            out.print_json(json.dumps(plain(report), ensure_ascii=False))
+            return
+        moved_runs = sum(1 for _ in iter_moved_cases(va, vb))
     for p, body in report["periods"].items():
         table = Table("unit", "metric", "A", "B", "cases gained", "cases lost", title=p)
         for c in body["statistics"]:

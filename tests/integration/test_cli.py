@@ -119,7 +119,18 @@ def test_a_rule_change_is_built_beside_compared_and_activated(
         "--json",
     )
     assert code == 0, output
-    assert json.loads(output)["moved_cases"]
+    moved = json.loads(output)["moved_cases"]
+    assert moved
+    code, output = invoke(
+        database_url,
+        "rules",
+        "diff",
+        "rulebooks/2022-national.toml",
+        "rulebooks/local-working-days.toml",
+    )
+    assert code == 0, output
+    # The table counts the moved runs range by range: as many as the JSON lists.
+    assert f"{len(moved)} clock runs have another deadline or lateness under B" in output
     code, output = invoke(database_url, "rules", "activate", "rulebooks/local-working-days.toml")
     assert code == 0, output
     code, output = invoke(database_url, "rules", "list")

@@ -135,17 +135,27 @@ SQLITE_CACHE_KIB = 32 * 1024
 default on a long log, and every insert into them would then go through the OS."""
 
 
+def write_case_rows(conn: sa.Connection, rows: dict[str, list[Row]]) -> None:
+    """A range's rows of the case tables."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    for table in schema.CASE_TABLES:
+        insert_tuples(conn, table, rows[table.name])
+
+
 def commit_range(
     conn: sa.Connection,
     view_set: str,
     rows: dict[str, list[Row]],
     end: str | None,
     rules: RuleSet,
+    *,
+    rows_written: bool = False,
 ) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-    for table in schema.CASE_TABLES:
-        insert_tuples(conn, table, rows[table.name])
+    """Write a range (its case rows, unless ``rows_written``), the totals and repeats it
+    changes, and where the view set resumes after it."""
+    if not rows_written:
+        write_case_rows(conn, rows)
     totals = delay_totals.Change()  # a range's cases are new to the view set: only added
     totals.add_written(rows)
     delay_totals.apply(conn, view_set, totals)
@@ -204,13 +214,19 @@ def _build_in_worker(view_set: str, part: Range, up_to: int) -> int | None:
             rows, count, end = judge_range(
                 conn, view_set, part, up_to, _worker["rules"], _worker["directory"]
             )
-        with turn:
-            while next_commit.value != part.index:
-                if part.index >= stop_from.value:
-                    return None
-                turn.wait(1.0)
-        with engine.begin() as conn:
-            commit_range(conn, view_set, rows, end, _worker["rules"])
+        # PostgreSQL takes concurrent inserts of distinct keys: a range's case rows go in
+        # while earlier ranges commit, and only its totals, repeats and resume point wait for
+        # its turn (on SQLite, one writer at a time, the whole write waits).
+        early = engine.dialect.name == "postgresql"
+        with engine.connect() as conn, conn.begin() as transaction:
+            if early:
+                # (waiting for the turn inside the transaction is expected, not idleness)
+                conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
+                write_case_rows(conn, rows)
+            if not _wait_for_turn(turn, next_commit, stop_from, part.index):
+                transaction.rollback()  # an earlier range failed: nothing of this one stays
+                return None
+            commit_range(conn, view_set, rows, end, _worker["rules"], rows_written=early)
     except BaseException:
         with turn:
             stop_from.value = min(stop_from.value, part.index)
@@ -220,6 +236,16 @@ def _build_in_worker(view_set: str, part: Range, up_to: int) -> int | None:
         next_commit.value = part.index + 1
         turn.notify_all()
     return count
+
+
+def _wait_for_turn(turn: Any, next_commit: Any, stop_from: Any, index: int) -> bool:
+    """Wait until every range before ``index`` is committed; False if one of them failed."""
+    with turn:
+        while next_commit.value != index:
+            if index >= stop_from.value:
+                return False
+            turn.wait(1.0)
+    return True
 
 
 def start_method() -> str:

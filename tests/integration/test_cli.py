@@ -110,24 +110,12 @@ def test_a_rule_change_is_built_beside_compared_and_activated(
         database_url, "rebuild", "--rulebook", "rulebooks/local-working-days.toml"
     )
     assert code == 0, output
-    code, output = invoke(
-        database_url,
-        "rules",
-        "diff",
-        "rulebooks/2022-national.toml",
-        "rulebooks/local-working-days.toml",
-        "--json",
-    )
+    diff = ("rules", "diff", "rulebooks/2022-national.toml", "rulebooks/local-working-days.toml")
+    code, output = invoke(database_url, *diff, "--json")
     assert code == 0, output
     moved = json.loads(output)["moved_cases"]
     assert moved
-    code, output = invoke(
-        database_url,
-        "rules",
-        "diff",
-        "rulebooks/2022-national.toml",
-        "rulebooks/local-working-days.toml",
-    )
+    code, output = invoke(database_url, *diff)
     assert code == 0, output
     # The table counts the moved runs range by range: as many as the JSON lists.
     assert f"{len(moved)} clock runs have another deadline or lateness under B" in output

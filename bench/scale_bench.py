@@ -473,7 +473,8 @@ def main() -> None:
     parser.add_argument(
         "--skip-moved-cases",
         action="store_true",
-        help="diff without the moved clock runs (they are held in memory: ~8 KiB a case)",
+        help="diff without the moved clock runs (compared 4,000 cases at a time; skipping "
+        "them saves the time, not memory)",
     )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)

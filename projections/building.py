@@ -30,7 +30,7 @@ from sqlalchemy_utils.types.uuid import UUIDType
 
 from domain.rulebook import RuleSet
 from ledger.persistence import engine_options
-from projections import delay_totals, log, repeats, schema
+from projections import delay_totals, log, schema
 from projections.bulk import insert_tuples
 from projections.directory import Directory
 from projections.facts import CASE_TOPIC_PREFIX, decode_all, hex_id
@@ -152,14 +152,14 @@ def commit_range(
     *,
     rows_written: bool = False,
 ) -> None:
-    """Write a range (its case rows, unless ``rows_written``), the totals and repeats it
-    changes, and where the view set resumes after it."""
+    """Write a range (its case rows, unless ``rows_written``), the totals it changes, and
+    where the view set resumes after it."""
     if not rows_written:
         write_case_rows(conn, rows)
     totals = delay_totals.Change()  # a range's cases are new to the view set: only added
     totals.add_written(rows)
     delay_totals.apply(conn, view_set, totals)
-    repeats.redecide(conn, view_set, rules, [row[1] for row in rows[schema.cases.name]])
+    # (repeats are decided once the last range is in: ``repeats.decide_all``)
     if end is not None:
         conn.execute(
             schema.view_sets.update()
@@ -215,7 +215,7 @@ def _build_in_worker(view_set: str, part: Range, up_to: int) -> int | None:
                 conn, view_set, part, up_to, _worker["rules"], _worker["directory"]
             )
         # PostgreSQL takes concurrent inserts of distinct keys: a range's case rows go in
-        # while earlier ranges commit, and only its totals, repeats and resume point wait for
+        # while earlier ranges commit, and only its totals and resume point wait for
         # its turn (on SQLite, one writer at a time, the whole write waits).
         early = engine.dialect.name == "postgresql"
         with engine.connect() as conn, conn.begin() as transaction:

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from projections import log, schema
+from projections import log, repeats, schema
 from projections.building import build_in_workers, build_range, ranges
 from projections.directory import Directory
 from projections.projector import (
@@ -108,6 +108,7 @@ def rebuild(
             return name
         with engine.begin() as conn:
             write_directory(conn, name, directory)
+            repeats.decide_all(conn, name, loaded.rules)
             conn.execute(
                 schema.view_sets.update()
                 .where(schema.view_sets.c.id == name)

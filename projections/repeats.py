@@ -187,3 +187,34 @@ def _decide_few(
             ).tuples()
         )
     return _choose(repeat_pairs(later_rows, candidates, window)), touched
+
+
+def decide_all(conn: sa.Connection, view_set: str, rules: RuleSet) -> None:
+    """Every case's repeat judgment at once, for a view set built whole (a rebuild): its
+    petitioner rows read once, petitioner by petitioner in the index's order, instead of every
+    range reading again every case of its petitioners (at 1M cases that read, in the serial
+    part of each range's commit, was most of the rebuild). Same pairs as :func:`redecide`:
+    a repeat pairs cases of one petitioner and one matter."""
+    window = rules.rulebook.definitions.repeat_petition_window_days
+    rows = conn.execute(
+        sa.select(*_ROW)
+        .where(_cp.c.view_set == view_set)
+        .order_by(_cp.c.petitioner_id, _cp.c.category, _cp.c.received_s),
+        execution_options={"yield_per": 10_000},
+    )
+    pairs: list[tuple[str, str, float]] = []
+    group: list[PetitionerRow] = []
+    key: tuple[str, str] | None = None
+    for row in rows:
+        if (row[1], row[2]) != key:
+            pairs.extend(repeat_pairs(group, group, window))
+            group, key = [], (row[1], row[2])
+        group.append(tuple(row))  # type: ignore[arg-type]
+    pairs.extend(repeat_pairs(group, group, window))
+    chosen = _choose(pairs)
+    conn.execute(_r.delete().where(_r.c.view_set == view_set))
+    insert_tuples(
+        conn,
+        _r,
+        [(view_set, later, e, received_s) for later, (e, received_s) in sorted(chosen.items())],
+    )

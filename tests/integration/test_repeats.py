@@ -108,3 +108,28 @@ def test_repeats_kept_a_few_cases_at_a_time_are_the_rule_s(database_url: str) ->
             assert kept == views.repeats_by_rule(conn)
     finally:
         ledger.close()
+
+
+def test_a_rebuild_decides_every_repeat_at_once_as_the_rule_says(database_url: str) -> None:
+    """A rebuild writes its ranges without repeats and decides them all at the end, reading
+    the petitioners once: the relation is the rule's, in ranges of a few cases, in one
+    process and in workers."""
+    from projections.queries import Views
+    from projections.rebuild import rebuild
+    from projections.viewsets import DEFAULT_RULEBOOK, load
+
+    loaded = load(DEFAULT_RULEBOOK)
+    ledger = Ledger(Settings(database_url=database_url))
+    try:
+        generate(ledger, cases=600, seed=11)
+        for workers in (1, 2):
+            name = rebuild(
+                ledger.engine, loaded, cases_per_commit=40, workers=workers, name=f"w{workers}"
+            )
+            views = Views(ledger.engine, name, loaded.rules)
+            with ledger.engine.connect() as conn:
+                kept = {k: v["earlier_case_id"] for k, v in views._repeat_of(conn, None).items()}
+                assert len(kept) >= 5
+                assert kept == views.repeats_by_rule(conn)
+    finally:
+        ledger.close()

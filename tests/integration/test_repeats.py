@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -90,6 +91,14 @@ def test_statistics_added_up_in_the_database_are_those_counted_case_by_case(
     assert compared > 100
 
 
+def assert_kept_repeats_are_the_rules(views: Any) -> None:
+    """The repeat relation a view set keeps is the SQL rule's, and not empty."""
+    with views.engine.connect() as conn:
+        kept = {k: v["earlier_case_id"] for k, v in views._repeat_of(conn, None).items()}
+        assert len(kept) >= 5
+        assert kept == views.repeats_by_rule(conn)
+
+
 def test_repeats_kept_a_few_cases_at_a_time_are_the_rule_s(database_url: str) -> None:
     """Projected in small batches, each write decides again only the cases its closings and
     receipts can touch, found by key: the kept relation is still exactly the rule's, here
@@ -102,10 +111,7 @@ def test_repeats_kept_a_few_cases_at_a_time_are_the_rule_s(database_url: str) ->
     try:
         generate(ledger, cases=600, seed=11)
         views = project(ledger, load(DEFAULT_RULEBOOK), batch_size=FEW // 2)
-        with ledger.engine.connect() as conn:
-            kept = {k: v["earlier_case_id"] for k, v in views._repeat_of(conn, None).items()}
-            assert len(kept) >= 5
-            assert kept == views.repeats_by_rule(conn)
+        assert_kept_repeats_are_the_rules(views)
     finally:
         ledger.close()
 
@@ -126,10 +132,6 @@ def test_a_rebuild_decides_every_repeat_at_once_as_the_rule_says(database_url: s
             name = rebuild(
                 ledger.engine, loaded, cases_per_commit=40, workers=workers, name=f"w{workers}"
             )
-            views = Views(ledger.engine, name, loaded.rules)
-            with ledger.engine.connect() as conn:
-                kept = {k: v["earlier_case_id"] for k, v in views._repeat_of(conn, None).items()}
-                assert len(kept) >= 5
-                assert kept == views.repeats_by_rule(conn)
+            assert_kept_repeats_are_the_rules(Views(ledger.engine, name, loaded.rules))
     finally:
         ledger.close()

@@ -148,7 +148,6 @@ def commit_range(
     view_set: str,
     rows: dict[str, list[Row]],
     end: str | None,
-    rules: RuleSet,
     *,
     rows_written: bool = False,
 ) -> None:
@@ -175,7 +174,7 @@ def build_range(
     with engine.connect() as conn:
         rows, count, end = judge_range(conn, view_set, part, up_to, rules, directory)
     with engine.begin() as conn:
-        commit_range(conn, view_set, rows, end, rules)
+        commit_range(conn, view_set, rows, end)
     return count
 
 
@@ -226,7 +225,7 @@ def _build_in_worker(view_set: str, part: Range, up_to: int) -> int | None:
             if not _wait_for_turn(turn, next_commit, stop_from, part.index):
                 transaction.rollback()  # an earlier range failed: nothing of this one stays
                 return None
-            commit_range(conn, view_set, rows, end, _worker["rules"], rows_written=early)
+            commit_range(conn, view_set, rows, end, rows_written=early)
     except BaseException:
         with turn:
             stop_from.value = min(stop_from.value, part.index)

@@ -14,6 +14,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,11 +101,15 @@ def redecide(
                 _r.c.view_set == view_set, _r.c.case_id.in_(ordered[start : start + _CHUNK])
             )
         )
-    rows = [(view_set, later, e, received_s) for later, (e, received_s) in sorted(chosen.items())]
-    insert_tuples(conn, _r, rows)
+    _insert(conn, view_set, chosen)
 
 
 Chosen = dict[str, tuple[str, float]]  # later -> (earlier, later's receipt)
+
+
+def _insert(conn: sa.Connection, view_set: str, chosen: Chosen) -> None:
+    rows = [(view_set, later, e, received_s) for later, (e, received_s) in sorted(chosen.items())]
+    insert_tuples(conn, _r, rows)
 
 
 def _choose(pairs: Iterable[tuple[str, str, float]]) -> Chosen:
@@ -201,20 +207,8 @@ def decide_all(conn: sa.Connection, view_set: str, rules: RuleSet) -> None:
         .where(_cp.c.view_set == view_set)
         .order_by(_cp.c.petitioner_id, _cp.c.category, _cp.c.received_s),
         execution_options={"yield_per": 10_000},
-    )
-    pairs: list[tuple[str, str, float]] = []
-    group: list[PetitionerRow] = []
-    key: tuple[str, str] | None = None
-    for row in rows:
-        if (row[1], row[2]) != key:
-            pairs.extend(repeat_pairs(group, group, window))
-            group, key = [], (row[1], row[2])
-        group.append(tuple(row))  # type: ignore[arg-type]
-    pairs.extend(repeat_pairs(group, group, window))
-    chosen = _choose(pairs)
+    ).tuples()
+    groups = (list(g) for _, g in groupby(rows, key=itemgetter(1, 2)))  # petitioner, matter
+    chosen = _choose(pair for group in groups for pair in repeat_pairs(group, group, window))
     conn.execute(_r.delete().where(_r.c.view_set == view_set))
-    insert_tuples(
-        conn,
-        _r,
-        [(view_set, later, e, received_s) for later, (e, received_s) in sorted(chosen.items())],
-    )
+    _insert(conn, view_set, chosen)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +15,7 @@ from generate.run import generate
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections import schema
+from projections.queries import Views
 from projections.rebuild import periods
 
 
@@ -91,7 +91,7 @@ def test_statistics_added_up_in_the_database_are_those_counted_case_by_case(
     assert compared > 100
 
 
-def assert_kept_repeats_are_the_rules(views: Any) -> None:
+def assert_kept_repeats_are_the_rules(views: Views) -> None:
     """The repeat relation a view set keeps is the SQL rule's, and not empty."""
     with views.engine.connect() as conn:
         kept = {k: v["earlier_case_id"] for k, v in views._repeat_of(conn, None).items()}
@@ -120,7 +120,6 @@ def test_a_rebuild_decides_every_repeat_at_once_as_the_rule_says(database_url: s
     """A rebuild writes its ranges without repeats and decides them all at the end, reading
     the petitioners once: the relation is the rule's, in ranges of a few cases, in one
     process and in workers."""
-    from projections.queries import Views
     from projections.rebuild import rebuild
     from projections.viewsets import DEFAULT_RULEBOOK, load
 

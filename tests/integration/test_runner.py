@@ -30,6 +30,17 @@ def wait_until(condition: object, seconds: float = 10.0) -> bool:
     return False
 
 
+def cases_written_before_the_views(world: World, clock: Clock, cases: int) -> tuple[sa.Engine, str]:
+    """``cases`` cases registered a day apart while no projector ran, and the live view
+    set, still empty."""
+    from projections.viewsets import ensure_live
+
+    clock.now = datetime(2025, 3, 10, tzinfo=UTC)
+    for day in range(cases):
+        world.register(clock.now - timedelta(days=day, hours=3))
+    return world.ledger.engine, ensure_live(world.ledger.engine, NATIONAL)
+
+
 def test_the_projector_follows_new_events_and_catches_up_after_downtime(
     world: World, clock: Clock
 ) -> None:
@@ -81,13 +92,8 @@ def test_a_fact_the_projector_cannot_judge_stops_it_and_is_named(
 def test_two_projectors_on_one_view_set_take_turns(world: World, clock: Clock) -> None:
     """The live runner and a request catching up at the same time: neither collides."""
     from projections.projector import Projector
-    from projections.viewsets import ensure_live
 
-    clock.now = datetime(2025, 3, 10, tzinfo=UTC)
-    for day in range(20):
-        world.register(clock.now - timedelta(days=day, hours=3))
-    engine = world.ledger.engine
-    view_set = ensure_live(engine, NATIONAL)
+    engine, view_set = cases_written_before_the_views(world, clock, 20)
     errors: list[BaseException] = []
 
     def project() -> None:
@@ -139,13 +145,8 @@ def test_a_projector_far_behind_reads_ever_larger_batches_and_small_ones_once_ca
     it reads a small batch again, so a writer never waits long for the lock."""
     import projections.log as log
     from projections.projector import Projector
-    from projections.viewsets import ensure_live
 
-    clock.now = datetime(2025, 3, 10, tzinfo=UTC)
-    for day in range(30):
-        world.register(clock.now - timedelta(days=day, hours=3))
-    engine = world.ledger.engine
-    view_set = ensure_live(engine, NATIONAL)
+    engine, view_set = cases_written_before_the_views(world, clock, 30)
     limits: list[int] = []
     real_facts_after = log.facts_after
 
@@ -174,12 +175,8 @@ def test_a_projector_started_after_a_directory_change_knows_it(world: World, clo
     the directory from the facts this process has read before and those written since: a
     unit founded after the first projector ran is in the second's directory."""
     from projections.projector import Projector
-    from projections.viewsets import ensure_live
 
-    clock.now = datetime(2025, 3, 10, tzinfo=UTC)
-    world.register(clock.now - timedelta(days=1))
-    engine = world.ledger.engine
-    view_set = ensure_live(engine, NATIONAL)
+    engine, view_set = cases_written_before_the_views(world, clock, 1)
     first = Projector(engine, engine, NATIONAL.rules, view_set).catch_up()
     station = world.ledger.create_unit(
         actor=world.at_office,

@@ -30,7 +30,7 @@ from sqlalchemy_utils.types.uuid import UUIDType
 
 from domain.rulebook import RuleSet
 from ledger.persistence import engine_options
-from projections import delay_totals, log, schema
+from projections import delay_totals, log, partitions, schema
 from projections.bulk import insert_tuples
 from projections.directory import Directory
 from projections.facts import CASE_TOPIC_PREFIX, decode_all, hex_id
@@ -135,12 +135,15 @@ SQLITE_CACHE_KIB = 32 * 1024
 default on a long log, and every insert into them would then go through the OS."""
 
 
-def write_case_rows(conn: sa.Connection, rows: dict[str, list[Row]]) -> None:
-    """A range's rows of the case tables."""
+def write_case_rows(conn: sa.Connection, view_set: str, rows: dict[str, list[Row]]) -> None:
+    """A range's rows of the case tables (on PostgreSQL, into the view set's own tables,
+    indexed once the last range is in: :mod:`projections.partitions`)."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    bare = partitions.applies(conn)
     for table in schema.CASE_TABLES:
-        insert_tuples(conn, table, rows[table.name])
+        into = partitions.partition_name(table, view_set) if bare else None
+        insert_tuples(conn, table, rows[table.name], into=into)
 
 
 def commit_range(
@@ -154,7 +157,7 @@ def commit_range(
     """Write a range (its case rows, unless ``rows_written``), the totals it changes, and
     where the view set resumes after it."""
     if not rows_written:
-        write_case_rows(conn, rows)
+        write_case_rows(conn, view_set, rows)
     totals = delay_totals.Change()  # a range's cases are new to the view set: only added
     totals.add_written(rows)
     delay_totals.apply(conn, view_set, totals)
@@ -221,7 +224,7 @@ def _build_in_worker(view_set: str, part: Range, up_to: int) -> int | None:
             if early:
                 # (waiting for the turn inside the transaction is expected, not idleness)
                 conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
-                write_case_rows(conn, rows)
+                write_case_rows(conn, view_set, rows)
             if not _wait_for_turn(turn, next_commit, stop_from, part.index):
                 transaction.rollback()  # an earlier range failed: nothing of this one stays
                 return None

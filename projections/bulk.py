@@ -23,17 +23,25 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
     insert_tuples(conn, table, [values(row) for row in rows])
 
 
-def insert_tuples(conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert rows given as tuples in the table's column order."""
+def insert_tuples(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    into: str | None = None,
+) -> None:
+    """Insert rows given as tuples in the table's column order (``into``: a table of the same
+    columns under another name, such as one of its partitions)."""
     if not rows:
         return
     columns = [c.name for c in table.columns]
+    name = into or table.name
     if conn.dialect.name == "postgresql":
-        _copy(conn, table.name, columns, rows)
+        _copy(conn, name, columns, rows)
     else:
         placeholders = ", ".join("?" for _ in columns)
         conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})",
+            f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})",
             list(rows),
         )
 

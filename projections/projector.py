@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.rulebook import RuleSet
-from projections import delay_totals, log, repeats, schema
+from projections import delay_totals, log, partitions, repeats, schema
 from projections.bulk import insert_rows, insert_tuples
 from projections.directory import Directory
 from projections.facts import Fact
@@ -81,6 +81,11 @@ def create_view_set(
             created_s=time.time(),
         )
     )
+    if partitions.applies(conn):  # a set being built is loaded bare, indexed at the end
+        if status == "building":
+            partitions.create_detached(conn, view_set)
+        else:
+            partitions.create_attached(conn, view_set)
 
 
 def get_view_set(conn: sa.Connection, view_set: str) -> ViewSet | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from projections import log, repeats, schema
+from projections import log, partitions, repeats, schema
 from projections.building import build_in_workers, build_range, ranges
 from projections.directory import Directory
 from projections.projector import (
@@ -106,6 +106,8 @@ def rebuild(
                 )
         if stop_after is not None and commits >= stop_after:
             return name
+        if partitions.applies(engine):
+            partitions.attach(engine, name, workers=max(workers, 1))
         with engine.begin() as conn:
             write_directory(conn, name, directory)
             repeats.decide_all(conn, name, loaded.rules)

@@ -14,11 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-PROJECTION_VERSION = 5
+PROJECTION_VERSION = 6
 """The shape and meaning of the rows a fact produces. Part of every view set's digest, so views
 built by an earlier projector are never read as if they were this one's (2: rm_delay_parts;
 3: the delay board's totals per party, kept by the projector; 4: rm_repeats; 5: the
-totals hold every case's closed custody, open or not)."""
+totals hold every case's closed custody, open or not; 6: on PostgreSQL the case tables are
+partitioned by view set, and the plain tables of earlier view sets are made again, empty)."""
 
 metadata = sa.MetaData()
 
@@ -315,6 +316,8 @@ memberships = sa.Table(
 )
 
 CASE_TABLES = (cases, case_petitioners, custody, clock_runs, patterns, delay_parts, delay_cases)
+for _table in CASE_TABLES:  # on PostgreSQL, a partition per view set (projections.partitions)
+    _table.dialect_kwargs["postgresql_partition_by"] = "LIST (view_set)"
 TOTAL_TABLES = (delay_totals, delay_stage_totals)
 """Added up over many cases: kept by adding what a written case brings and taking away what
 its earlier rows brought (``projections.delay_totals``)."""
@@ -333,10 +336,11 @@ def create_all(engine: sa.Engine) -> None:
     writes them again."""
     inspector = sa.inspect(engine)
     existing = set(inspector.get_table_names())
+    plain = _plain_case_tables(engine, existing)
     for table in VIEW_TABLES:
         if table.name in existing:
             found = {c["name"] for c in inspector.get_columns(table.name)}
-            if found != {c.name for c in table.columns}:
+            if found != {c.name for c in table.columns} or table.name in plain:
                 table.drop(engine)
     metadata.create_all(engine, checkfirst=True)
     for table in metadata.sorted_tables:
@@ -345,6 +349,23 @@ def create_all(engine: sa.Engine) -> None:
                 _drop_changed_indexes(engine, table, inspector)
             for index in table.indexes:
                 index.create(engine, checkfirst=True)
+
+
+def _plain_case_tables(engine: sa.Engine, existing: set[str]) -> set[str]:
+    """On PostgreSQL, the case tables made before they were partitioned by view set."""
+    names = [t.name for t in CASE_TABLES if t.name in existing]
+    if engine.dialect.name != "postgresql" or not names:
+        return set()
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                sa.text(
+                    "SELECT relname FROM pg_class WHERE relkind = 'r' "
+                    "AND relname = ANY(:names) AND pg_table_is_visible(oid)"
+                ),
+                {"names": names},
+            ).scalars()
+        )
 
 
 def _drop_changed_indexes(engine: sa.Engine, table: sa.Table, inspector: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.application import Ledger
-from projections import schema
+from projections import partitions, schema
 from projections.projector import Projector
 from projections.queries import Views
 from projections.viewsets import LoadedRules, ensure_live
@@ -27,8 +27,9 @@ def dump(engine: sa.Engine, view_set: str) -> dict[str, list[tuple[Any, ...]]]:
     out: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as conn:
         for table in schema.VIEW_TABLES:
-            columns = [c for c in table.c if c.name != "view_set"]
-            rows = conn.execute(sa.select(*columns).where(table.c.view_set == view_set)).all()
+            source = partitions.rows_of(conn, table, view_set)  # (a set being built: its own)
+            columns = [c for c in source.c if c.name != "view_set"]
+            rows = conn.execute(sa.select(*columns).where(source.c.view_set == view_set)).all()
             out[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return out
 

@@ -45,22 +45,19 @@ def _literal(view_set: str) -> str:
     return "'" + view_set.replace("'", "''") + "'"
 
 
-def create_attached(conn: sa.Connection, view_set: str) -> None:
-    """The view set's partitions, attached and indexed (a view set projected live)."""
+def create(conn: sa.Connection, view_set: str, *, attached: bool) -> None:
+    """The view set's tables: attached partitions, indexed like their parents (a view set
+    projected live), or bare tables of the parents' columns with a check that every row is
+    the view set's, so that attaching them later need not read them (a view set rebuilt)."""
     for table in PARTITIONED:
         name = partition_name(table, view_set)
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")  # a leftover of a dropped set
-        conn.exec_driver_sql(
-            f"CREATE TABLE {name} PARTITION OF {table.name} FOR VALUES IN ({_literal(view_set)})"
-        )
-
-
-def create_detached(conn: sa.Connection, view_set: str) -> None:
-    """Bare tables to load a view set being rebuilt into: the parent's columns and a check
-    that every row is the view set's (so attaching need not read them to know it)."""
-    for table in PARTITIONED:
-        name = partition_name(table, view_set)
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")  # a leftover of a dropped set
+        if attached:
+            conn.exec_driver_sql(
+                f"CREATE TABLE {name} PARTITION OF {table.name} "
+                f"FOR VALUES IN ({_literal(view_set)})"
+            )
+            continue
         conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {table.name} INCLUDING DEFAULTS)")
         conn.exec_driver_sql(
             f"ALTER TABLE {name} ADD CONSTRAINT {name}_view_set "
@@ -94,6 +91,10 @@ def rows_of(conn: sa.Connection, table: sa.Table, view_set: str) -> sa.TableClau
     )
 
 
+def _index_name(index: sa.Index, view_set: str) -> str:
+    return f"{index.name}__{_suffix(view_set)}"
+
+
 def _index_statements(table: sa.Table, view_set: str) -> list[str]:
     """The parent's key and indexes, for the partition (named after it)."""
     name = partition_name(table, view_set)
@@ -105,7 +106,7 @@ def _index_statements(table: sa.Table, view_set: str) -> list[str]:
         )
     for index in sorted(table.indexes, key=lambda i: str(i.name)):
         columns = ", ".join(c.name for c in index.columns)
-        statements.append(f"CREATE INDEX {index.name}__{_suffix(view_set)} ON {name} ({columns})")
+        statements.append(f"CREATE INDEX {_index_name(index, view_set)} ON {name} ({columns})")
     return statements
 
 
@@ -113,15 +114,12 @@ def attach(engine: sa.Engine, view_set: str, workers: int = 2) -> None:
     """Build the loaded tables' keys and indexes (``workers`` tables at a time, largest first,
     each on its own connection) and attach them as the view set's partitions. Safe to call
     again after an interruption: what is attached stays, what is not is indexed afresh."""
+    size = sa.text("SELECT pg_relation_size(:name)")
     with engine.connect() as conn:
         todo = [t for t in PARTITIONED if not is_attached(conn, t, view_set)]
-        sizes = {
-            t.name: conn.execute(
-                sa.text("SELECT pg_relation_size(:name)"), {"name": partition_name(t, view_set)}
-            ).scalar_one()
-            for t in todo
-        }
-    todo.sort(key=lambda t: -sizes[t.name])
+        todo.sort(
+            key=lambda t: -conn.execute(size, {"name": partition_name(t, view_set)}).scalar_one()
+        )
     # A table's key and indexes one after another (adding a key locks out its other builds).
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for _ in pool.map(lambda t: _index_table(engine, t, view_set), todo):
@@ -156,4 +154,4 @@ def _drop_partition_indexes(engine: sa.Engine, table: sa.Table, view_set: str) -
     with engine.begin() as conn:
         conn.exec_driver_sql(f"ALTER TABLE {name} DROP CONSTRAINT IF EXISTS {name}_pkey")
         for index in table.indexes:
-            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}__{_suffix(view_set)}")
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_index_name(index, view_set)}")

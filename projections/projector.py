@@ -82,10 +82,7 @@ def create_view_set(
         )
     )
     if partitions.applies(conn):  # a set being built is loaded bare, indexed at the end
-        if status == "building":
-            partitions.create_detached(conn, view_set)
-        else:
-            partitions.create_attached(conn, view_set)
+        partitions.create(conn, view_set, attached=status != "building")
 
 
 def get_view_set(conn: sa.Connection, view_set: str) -> ViewSet | None:

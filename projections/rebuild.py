@@ -107,7 +107,7 @@ def rebuild(
         if stop_after is not None and commits >= stop_after:
             return name
         if partitions.applies(engine):
-            partitions.attach(engine, name, workers=max(workers, 1))
+            partitions.attach(engine, name, workers=workers)
         with engine.begin() as conn:
             write_directory(conn, name, directory)
             repeats.decide_all(conn, name, loaded.rules)

@@ -148,8 +148,12 @@ def write_judged(
     for table in schema.CASE_TABLES:
         insert_tuples(conn, table, batches[table.name])
     delay_totals.apply(conn, view_set, change)
+    # Only a case whose petitioner rows (who, on what matter, received, closed) changed can
+    # change a repeat judgment: most actions (routing, acceptance, replies) change none.
     written = [row[1] for row in batches[schema.cases.name]]
-    repeats.redecide(conn, view_set, rules, written, petitioners_before)
+    changed = repeats.changed(written, petitioners_before, batches[schema.case_petitioners.name])
+    before = [row for row in petitioners_before if row[0] in changed]
+    repeats.redecide(conn, view_set, rules, changed, before)
 
 
 def judged_rows(

@@ -72,6 +72,22 @@ def repeat_pairs(
                 yield case_id, earlier, received_s
 
 
+def changed(
+    written: Iterable[str], before: Iterable[PetitionerRow], after: Iterable[tuple[Any, ...]]
+) -> set[str]:
+    """The written cases whose petitioner rows differ from what they were (``after``: rows of
+    ``rm_case_petitioners`` in column order, the view set first)."""
+    old: defaultdict[str, set[PetitionerRow]] = defaultdict(set)
+    new: defaultdict[str, set[PetitionerRow]] = defaultdict(set)
+    for row in before:
+        old[row[0]].add(tuple(row))  # type: ignore[arg-type]
+    for row in after:
+        new[row[1]].add(tuple(row[1:]))  # type: ignore[arg-type]
+    return {case_id for case_id in written if old.get(case_id) != new.get(case_id)} | (
+        old.keys() - set(written)
+    )
+
+
 FEW = 50
 """Up to this many cases written at once, each related case is found by key (a petitioner
 with thousands of cases would otherwise have all of them decided again on every write);

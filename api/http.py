@@ -126,7 +126,12 @@ def tune_collector() -> None:
 
 
 def app_from_environment() -> FastAPI:
-    """The app as a uvicorn worker process builds it (settings from the environment)."""
+    """The app as a uvicorn worker process builds it (settings from the environment). A
+    worker is a fresh (spawned) process: its logging is set up here, or its request logs are
+    lost."""
+    from api.observability import json_logging
+
+    json_logging()
     app = create_app(Settings(), run_projector=os.environ.get(PROJECTOR_ENV, "1") != "0")
     tune_collector()
     return app

@@ -257,7 +257,8 @@ def send(client: httpx.Client, setup: Setup, command: Command, key: str) -> http
     return client.post(
         f"/cases/{command.number}/{command.action}",
         json=body,
-        headers={**setup.headers[command.action], "Idempotency-Key": key},
+        # the key names the request in the server's log too (its own duration, server side)
+        headers={**setup.headers[command.action], "Idempotency-Key": key, "X-Request-Id": key},
     )
 
 
@@ -311,7 +312,7 @@ def _interleave(todo: Sequence[Command], i: int, n: int) -> list[Command]:
 
 
 def fixed_rate(
-    base: str, setup: Setup, todo: Sequence[Command], rate: float, workers: int
+    base: str, setup: Setup, todo: Sequence[Command], rate: float, workers: int, name: str
 ) -> dict[str, Any]:
     """Offer ``todo`` at ``rate`` commands/s (open loop: each is due at its own time) while a
     sampler reads the projector's lag every 100 ms."""
@@ -327,7 +328,7 @@ def fixed_rate(
             while (item := due.get()) is not None:
                 i, at = item
                 sent = time.perf_counter()
-                response = send(client, setup, todo[i], f"rate-{i}")
+                response = send(client, setup, todo[i], f"{name}-{i}")
                 done = time.perf_counter()
                 with lock:
                     scheduled.append(done - at)
@@ -399,6 +400,22 @@ class LagSampler:
         }
 
 
+def server_durations(path: Path) -> dict[str, list[float]]:
+    """Each fixed-rate run's requests as the server timed them (its JSON request log, by
+    request id), in seconds: how much of a latency the server spent, and how much was spent
+    before it (the client's threads, the network stack, the cores being busy)."""
+    found: dict[str, list[float]] = {"rate": [], "half": []}
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        with suppress(ValueError):
+            entry = json.loads(line)
+            run = str(entry.get("request_id", "")).split("-")[0]
+            if run in found and "duration_ms" in entry:
+                found[run].append(entry["duration_ms"] / 1000)
+    return found
+
+
 def _gauges(text: str) -> dict[str, float]:
     values = {}
     for line in text.splitlines():
@@ -464,7 +481,7 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         wait_caught_up(api.base)
         http = ingest_rate(api, setup, ingest, args.clients)
         wait_caught_up(api.base)
-        steady = fixed_rate(api.base, setup, offered, args.rate, args.workers)
+        steady = fixed_rate(api.base, setup, offered, args.rate, args.workers, "rate")
         # The same, offered at half the capacity just measured (if that is below the rate):
         # the latency and lag of a server that keeps up.
         half = min(args.rate, http["rate"] / 2)
@@ -475,7 +492,9 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
             commands(reserve[: max(1, round(half * args.seconds / 2))]),
             half,
             args.workers,
+            "half",
         )
+    in_server = server_durations(workdir / "server.log")
     ratio = http["rate"] / bare_per_s
     targets = {
         f"http_vs_bare>={TARGET_RATIO}": ratio >= TARGET_RATIO,
@@ -504,6 +523,7 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         "rate_workers": args.workers,
         "latency_ms": steady["latency_ms"],
         "service_latency_ms": steady["service_latency_ms"],
+        "server_side_latency_ms": _percentiles(in_server["rate"]),
         "rate_errors": steady["errors"],
         "lag_samples": steady["lag_samples"],
         "lag_events_p99": steady["lag_events_p99"],
@@ -515,6 +535,7 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
             "offered_rate_per_s": round(half, 1),
             "achieved_rate_per_s": round(kept_up["achieved"], 1),
             "latency_ms": kept_up["latency_ms"],
+            "server_side_latency_ms": _percentiles(in_server["half"]),
             "lag_ms_p99": round(kept_up["lag_ms_p99"], 1),
             "errors": kept_up["errors"],
         },

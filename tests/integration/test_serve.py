@@ -3,6 +3,7 @@ supervising process. A case registered through any worker reaches the views."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -102,3 +103,22 @@ def test_a_case_registered_through_a_worker_reaches_the_views(served: str, world
     _until(projected, "the projector in the supervising process")
     cases = httpx.get(served + "/cases", headers=clerk, timeout=10).json()
     assert [c["case_number"] for c in cases["items"]] == ["XF-2025-00001"]
+
+
+def test_every_worker_writes_its_request_log(served: str, world: World, tmp_path: Path) -> None:
+    clerk = token(world.clerk, Role.REGISTRAR, world.office)
+    asked = [f"serve-log-{i}" for i in range(6)]  # the supervisor spreads them over the workers
+    for request_id in asked:
+        headers = {**clerk, "X-Request-Id": request_id}
+        assert httpx.get(served + "/cases", headers=headers, timeout=10).status_code == 200
+
+    def logged() -> set[str]:
+        found = set()
+        for line in (tmp_path / "server.log").read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                if entry.get("route") == "/cases" and "duration_ms" in entry:
+                    found.add(entry["request_id"])
+        return found
+
+    _until(lambda: logged() >= set(asked), "every request in the JSON request log", 10)

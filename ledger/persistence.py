@@ -6,6 +6,12 @@ the engine, so this module is the PERSISTENCE_MODULE instead:
 - PostgreSQL: writers serialise on a table lock taken with no timeout, so one stuck
   transaction would stall every writer; the session gets a lock timeout and an idle-in-
   transaction timeout so a stuck writer is cut off.
+- PostgreSQL: a pooled connection that sat idle is tested before use (a restarted server
+  leaves the pool holding dead ones), but one in steady use is not: SQLAlchemy's
+  ``pool_pre_ping`` tests on every checkout, a round trip each time, and a command checks out
+  a connection three times (a bare command's CPU fell from 2.46 to 2.08 ms without it). A
+  connection that dies while in use fails that request (503, safe to retry), and the pool
+  drops every connection as old as it.
 - SQLite: a busy timeout, so concurrent processes wait for the writer instead of failing;
   and a larger page cache per connection (below).
 """
@@ -13,6 +19,7 @@ the engine, so this module is the PERSISTENCE_MODULE instead:
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory
@@ -20,6 +27,7 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 from ledger.seals import SealingRecorder, SnapshotRecorder
 
@@ -29,10 +37,13 @@ SQLITE_BUSY_TIMEOUT_S = float(os.environ.get("LEDGER_SQLITE_BUSY_TIMEOUT", "15")
 """How long a writer waits for SQLite's lock before giving up with a clear error."""
 
 
+PING_AFTER_IDLE_S = 1.0
+"""A pooled PostgreSQL connection idle longer than this is tested before it is handed out."""
+
+
 def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("postgresql"):
         return {
-            "pool_pre_ping": True,
             "connect_args": {
                 "options": f"-c lock_timeout={LOCK_TIMEOUT_MS} "
                 f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}",
@@ -56,6 +67,29 @@ def _sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def ping_idle_connections(engine: Engine) -> None:
+    """Test a pooled connection before use if it has been idle (see the module's notes); a
+    dead one is replaced by a fresh connection (the pool retries the checkout)."""
+
+    @sa_event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa_event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except Exception as e:
+            raise DisconnectionError("an idle pooled connection is dead") from e
+
+
 def read_only_engine(url: str) -> Engine:
     """An engine for a database the views are only read from (a streaming replica): every
     transaction is read-only, so a stray write fails here even if the URL names a primary."""
@@ -64,7 +98,9 @@ def read_only_engine(url: str) -> Engine:
     options = engine_options(url)
     connect = options["connect_args"]
     connect["options"] = connect["options"] + " -c default_transaction_read_only=on"
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    ping_idle_connections(engine)
+    return engine
 
 
 class Factory(SQLAlchemyFactory):
@@ -81,6 +117,8 @@ class Factory(SQLAlchemyFactory):
         engine = self.datastore.engine
         if url.startswith("sqlite") and isinstance(engine, Engine):
             sa_event.listen(engine, "connect", _sqlite_connection)
+        if url.startswith("postgresql") and isinstance(engine, Engine):
+            ping_idle_connections(engine)
 
     def close(self) -> None:
         engine = self.datastore.engine

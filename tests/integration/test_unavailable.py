@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from api.http import create_app
 from api.security import Role, issue
+from ledger.persistence import PING_AFTER_IDLE_S
 from ledger.settings import Settings
 from tests.conftest import IN_CI, Clock, fresh_postgres
 from tests.world import World, build_world
@@ -111,6 +112,19 @@ class TestPostgresRestart:
         assert api.post("/cases", json=body(3), headers=token(world)).json()["case_number"] == (
             "XF-2025-00002"  # the refused registration took no number
         )
+
+    def test_a_database_restarted_while_the_api_was_idle_costs_no_request(
+        self, client: tuple[TestClient, World], url: str
+    ) -> None:
+        api, world = client
+        ctl = cluster()
+        assert api.post("/cases", json=body(1), headers=token(world)).status_code == 201
+        subprocess.run([*ctl, "restart"], check=True)  # the pool now holds dead connections
+        wait_for(url, up=True)
+        time.sleep(PING_AFTER_IDLE_S)  # (a restart takes longer; this makes sure)
+        again = api.get("/cases/XF-2025-00001", headers=token(world))
+        assert again.status_code == 200, again.text
+        assert api.post("/cases", json=body(2), headers=token(world)).status_code == 201
 
 
 class TestSqliteBusy:

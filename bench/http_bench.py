@@ -312,10 +312,11 @@ def _interleave(todo: Sequence[Command], i: int, n: int) -> list[Command]:
 
 
 def fixed_rate(
-    base: str, setup: Setup, todo: Sequence[Command], rate: float, workers: int, name: str
+    api: Server, setup: Setup, todo: Sequence[Command], rate: float, workers: int, name: str
 ) -> dict[str, Any]:
     """Offer ``todo`` at ``rate`` commands/s (open loop: each is due at its own time) while a
     sampler reads the projector's lag every 100 ms."""
+    base = api.base
     due: queue.Queue[tuple[int, float] | None] = queue.Queue()
     scheduled: list[float] = []
     service: list[float] = []
@@ -340,6 +341,7 @@ def fixed_rate(
     threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
     for thread in [*threads, lag.thread]:
         thread.start()
+    server_cpu = cpu_seconds(api.pid)
     start = time.perf_counter() + 0.05
     for i in range(len(todo)):  # the schedule: bounded by len(todo)
         at = start + i / rate
@@ -352,11 +354,13 @@ def fixed_rate(
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - start
+    server_cpu_ms = (cpu_seconds(api.pid) - server_cpu) * 1000 / len(todo)
     time.sleep(0.5)  # a few samples past the last command: the lag it left behind
     finished.set()
     lag.thread.join()
     return {
         "achieved": len(todo) / elapsed,
+        "server_cpu_ms": server_cpu_ms,
         "latency_ms": _percentiles(scheduled),
         "service_latency_ms": _percentiles(service),
         "errors": len(failures),
@@ -481,13 +485,13 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         wait_caught_up(api.base)
         http = ingest_rate(api, setup, ingest, args.clients)
         wait_caught_up(api.base)
-        steady = fixed_rate(api.base, setup, offered, args.rate, args.workers, "rate")
+        steady = fixed_rate(api, setup, offered, args.rate, args.workers, "rate")
         # The same, offered at half the capacity just measured (if that is below the rate):
         # the latency and lag of a server that keeps up.
         half = min(args.rate, http["rate"] / 2)
         wait_caught_up(api.base)
         kept_up = fixed_rate(
-            api.base,
+            api,
             setup,
             commands(reserve[: max(1, round(half * args.seconds / 2))]),
             half,
@@ -520,6 +524,7 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         "offered_rate_per_s": args.rate,
         "offered_commands": len(offered),
         "achieved_rate_per_s": round(steady["achieved"], 1),
+        "rate_server_cpu_ms_per_command": round(steady["server_cpu_ms"], 2),
         "rate_workers": args.workers,
         "latency_ms": steady["latency_ms"],
         "service_latency_ms": steady["service_latency_ms"],
@@ -534,6 +539,7 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         "at_half_capacity": {
             "offered_rate_per_s": round(half, 1),
             "achieved_rate_per_s": round(kept_up["achieved"], 1),
+            "server_cpu_ms_per_command": round(kept_up["server_cpu_ms"], 2),
             "latency_ms": kept_up["latency_ms"],
             "server_side_latency_ms": _percentiles(in_server["half"]),
             "lag_ms_p99": round(kept_up["lag_ms_p99"], 1),

@@ -233,6 +233,7 @@ class Projector:
         self.include = include
         self.directory: Directory | None = None
         self.directory_position = -1  # the log position the directory is folded up to
+        self.behind = True  # the last batch read was full: there is more to read
 
     def _load_directory(self, up_to: int) -> Directory:
         """The directory as it stood at log position ``up_to``, folded from the directory
@@ -283,6 +284,7 @@ class Projector:
             self.directory_position = batch.last
             advanced = batch.last - batch.position
             behind = advanced >= self._next_batch  # (a full read; gaps only ever overstate it)
+            self.behind = behind
             self._next_batch = (
                 min(2 * self._next_batch, self.most_batch) if behind else self.batch_size
             )
@@ -325,13 +327,18 @@ class Projector:
         self.directory_position = -1
         return _Batch(position, last, case_ids, rows, directory_changed)
 
-    def catch_up(self, *, on_progress: Callable[[int], None] | None = None) -> int:
-        """Project until the end of the log as it is now; returns the position reached."""
+    def catch_up(
+        self, *, on_progress: Callable[[int], None] | None = None, settle: bool = True
+    ) -> int:
+        """Project until the end of the log as it is now; returns the position reached.
+        ``settle=False``: stop after the first batch that read to the end of the log, rather
+        than read again until a read finds nothing (a live follower is woken again by the
+        events that arrived meanwhile, and projects them as one batch then)."""
         while True:
             advanced = self.step()
             if on_progress is not None and advanced:
                 on_progress(advanced)
-            if advanced == 0:
+            if advanced == 0 or (not settle and not self.behind):
                 break
         with self.target.connect() as conn:
             current = get_view_set(conn, self.view_set)

@@ -170,6 +170,39 @@ def test_a_projector_far_behind_reads_ever_larger_batches_and_small_ones_once_ca
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.cases)).scalar() == 31
 
 
+def test_a_live_follower_projects_once_per_wake_not_until_a_read_finds_nothing(
+    world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Woken by new events, the follower projects what it finds in one batch and waits again:
+    reading once more until a read comes back empty cost a batch's fixed statements per wake
+    (most of its CPU under a steady stream of commands). Far behind, it still reads on while
+    its reads are full."""
+    import projections.log as log
+    from projections.projector import Projector
+
+    engine, view_set = cases_written_before_the_views(world, clock, 10)
+    reads: list[int] = []
+    real_facts_after = log.facts_after
+
+    def recording(conn: sa.Connection, position: int, limit: int) -> object:
+        reads.append(position)
+        return real_facts_after(conn, position, limit)
+
+    monkeypatch.setattr(log, "facts_after", recording)
+    projector = Projector(engine, engine, NATIONAL.rules, view_set, batch_size=4, most_batch=4)
+    end = projector.catch_up(settle=False)
+    assert lag(engine, view_set)["events_behind"] == 0  # full reads went on to the end
+    assert len(reads) == len(set(reads)) and reads[-1] < end  # and nothing was read twice
+
+    reads.clear()
+    world.register(clock.now - timedelta(hours=3))
+    projector.catch_up(settle=False)
+    assert len(reads) == 1  # one batch, no empty read after it
+    assert lag(engine, view_set)["events_behind"] == 0
+    projector.catch_up()  # settling reads once more and finds nothing
+    assert len(reads) == 2
+
+
 def test_a_projector_started_after_a_directory_change_knows_it(world: World, clock: Clock) -> None:
     """Each request that finds the views behind starts a projector of its own, which folds
     the directory from the facts this process has read before and those written since: a

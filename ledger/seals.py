@@ -140,7 +140,20 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
         if not stored_events:
             return []
         conn = session.connection()
-        self._lock_table(session)
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            # The library's lock and NOTIFY (delivered at commit) in one round trip: every
+            # writer waits for this lock, so what is done while holding it is kept short.
+            name = self.events_table_name
+            if self.schema_name is not None:
+                name = f"{self.schema_name}.{name}"
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(f"LOCK TABLE {name} IN EXCLUSIVE MODE; NOTIFY {self.channel_name};")
+            finally:
+                cursor.close()
+        else:
+            self._lock_table(session)
         ids: list[int] = list(
             conn.execute(
                 self._insert_statement(),
@@ -155,7 +168,8 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
                 ],
             ).scalars()
         )
-        self._notify_channel(session)
+        if not postgres:
+            self._notify_channel(session)
         self._seal(conn, ids, stored_events)
         return ids
 
@@ -166,9 +180,8 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
 
     @staticmethod
     def _seal(conn: sa.Connection, ids: list[int], stored_events: Sequence[StoredEvent]) -> None:
-        log_head = conn.execute(_LOG_HEAD).scalar()
+        log_head, case_heads = _heads(conn, stored_events)
         log_hash: bytes = log_head or GENESIS
-        case_heads = _case_heads(conn, stored_events)
         rows = []
         for position, event in sorted(zip(ids, stored_events, strict=True), key=lambda x: x[0]):
             originator = event.originator_id
@@ -204,17 +217,46 @@ _PG_HEADS = sa.text(
 )
 
 
-def _case_heads(conn: sa.Connection, stored_events: Sequence[StoredEvent]) -> dict[Any, bytes]:
-    """Each aggregate's last case hash before this save. An aggregate whose first event here is
-    its version 1 has none (the events table's key refuses a second version 1); the others'
-    are read a few hundred aggregates per query, each an index probe however long its history
-    (a bulk save touches thousands of aggregates; a command, one or two)."""
+# PostgreSQL: the log's head and the first aggregates' heads in one round trip (row 0: the log).
+_PG_LOG_AND_HEADS = sa.text(
+    f"SELECT 0 AS n, (SELECT log_hash FROM {SEALS_TABLE} ORDER BY id DESC LIMIT 1) "
+    "UNION ALL "
+    f"SELECT v.n, (SELECT s.case_hash FROM {SEALS_TABLE} s WHERE s.originator_id = v.id "
+    "ORDER BY s.originator_version DESC LIMIT 1) "
+    "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS v(id, n) ORDER BY n"
+)
+
+
+def _heads(
+    conn: sa.Connection, stored_events: Sequence[StoredEvent]
+) -> tuple[bytes | None, dict[Any, bytes]]:
+    """The log's last hash, and each aggregate's last case hash, before this save."""
+    older = _older(stored_events)
+    if conn.dialect.name != "postgresql":
+        return conn.execute(_LOG_HEAD).scalar(), _case_heads(conn, older)
+    first = older[:HEADS_PER_QUERY]
+    found = conn.execute(_PG_LOG_AND_HEADS, {"ids": [str(i) for i in first]}).all()
+    log_head = bytes(found[0][1]) if found[0][1] is not None else None
+    heads = {i: bytes(h) for i, (_, h) in zip(first, found[1:], strict=True) if h is not None}
+    heads.update(_case_heads(conn, older[HEADS_PER_QUERY:]))
+    return log_head, heads
+
+
+def _older(stored_events: Sequence[StoredEvent]) -> list[Any]:
+    """The aggregates saved here that had events before. One whose first event here is its
+    version 1 has none (the events table's key refuses a second version 1)."""
     first: dict[Any, int] = {}
     for event in stored_events:
         version = first.get(event.originator_id)
         if version is None or event.originator_version < version:
             first[event.originator_id] = event.originator_version
-    older = [originator for originator, version in first.items() if version > 1]
+    return [originator for originator, version in first.items() if version > 1]
+
+
+def _case_heads(conn: sa.Connection, older: Sequence[Any]) -> dict[Any, bytes]:
+    """Each of these aggregates' last case hash, read a few hundred aggregates per query, each
+    an index probe however long its history (a bulk save touches thousands of aggregates; a
+    command, one or two)."""
     heads: dict[Any, bytes] = {}
     for start in range(0, len(older), HEADS_PER_QUERY):
         ids = older[start : start + HEADS_PER_QUERY]

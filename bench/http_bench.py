@@ -6,7 +6,8 @@ For each database: build the directory (tests.world) and pre-register cases thro
 measure the bare save rate (``Ledger.act``, route then accept on those cases, one thread);
 start the API as ``petition serve`` runs it (uvicorn, JSON request logs, live projector) on
 127.0.0.1 at a free port; measure the HTTP ingest rate of the same commands from a few
-client threads; then offer commands at a fixed rate and record their latency, while sampling
+client threads; then offer commands at a fixed rate, open loop (``bench.open_loop``: one
+asyncio loop, each command sent when due) and record their latency, while sampling
 ``/metrics`` every 100 ms for the projector's lag; then again at half the HTTP capacity just
 measured (how a server that keeps up answers). The CPU spent per command by the bare run, the
 server process and this (client) process is reported too: on a small machine the clients
@@ -27,7 +28,6 @@ import argparse
 import json
 import math
 import os
-import queue
 import shutil
 import socket
 import subprocess
@@ -47,6 +47,7 @@ import httpx
 import sqlalchemy as sa
 
 from api.security import Role, issue
+from bench import open_loop
 from bench.rebuild_bench import postgres_url
 from ledger.application import Actor, Ledger
 from ledger.settings import Settings
@@ -250,16 +251,20 @@ def wait_caught_up(base: str) -> None:
     raise RuntimeError(f"the projector did not catch up within {CATCH_UP_S:.0f} s")
 
 
-def send(client: httpx.Client, setup: Setup, command: Command, key: str) -> httpx.Response:
+def _request(setup: Setup, command: Command, key: str) -> tuple[str, dict[str, str], bytes]:
+    """A command's path, headers and JSON body. The key names the request in the server's
+    log too (its own duration, server side)."""
     body: dict[str, Any] = {}
     if command.action == "route":
         body = {"to_unit": str(setup.world.housing), "mode": "交办"}
-    return client.post(
-        f"/cases/{command.number}/{command.action}",
-        json=body,
-        # the key names the request in the server's log too (its own duration, server side)
-        headers={**setup.headers[command.action], "Idempotency-Key": key, "X-Request-Id": key},
-    )
+    headers = {**setup.headers[command.action], "Idempotency-Key": key, "X-Request-Id": key}
+    path = f"/cases/{command.number}/{command.action}"
+    return path, headers, json.dumps(body, ensure_ascii=False).encode()
+
+
+def send(client: httpx.Client, setup: Setup, command: Command, key: str) -> httpx.Response:
+    path, headers, body = _request(setup, command, key)
+    return client.post(path, content=body, headers={**headers, "Content-Type": "application/json"})
 
 
 def _client(base: str) -> httpx.Client:
@@ -312,59 +317,34 @@ def _interleave(todo: Sequence[Command], i: int, n: int) -> list[Command]:
 
 
 def fixed_rate(
-    api: Server, setup: Setup, todo: Sequence[Command], rate: float, workers: int, name: str
+    api: Server, setup: Setup, todo: Sequence[Command], rate: float, name: str
 ) -> dict[str, Any]:
-    """Offer ``todo`` at ``rate`` commands/s (open loop: each is due at its own time) while a
-    sampler reads the projector's lag every 100 ms."""
-    base = api.base
-    due: queue.Queue[tuple[int, float] | None] = queue.Queue()
-    scheduled: list[float] = []
-    service: list[float] = []
-    failures: list[str] = []
-    lock = threading.Lock()
+    """Offer ``todo`` at ``rate`` commands/s (open loop, ``bench.open_loop``: each is sent
+    when due) while a sampler reads the projector's lag every 100 ms."""
+    port = int(api.base.rsplit(":", 1)[1])
+    requests = [
+        open_loop.request_bytes(HOST, port, "POST", *_request(setup, command, f"{name}-{i}"))
+        for i, command in enumerate(todo)
+    ]
     finished = threading.Event()
-
-    def work() -> None:
-        with _client(base) as client:
-            while (item := due.get()) is not None:
-                i, at = item
-                sent = time.perf_counter()
-                response = send(client, setup, todo[i], f"{name}-{i}")
-                done = time.perf_counter()
-                with lock:
-                    scheduled.append(done - at)
-                    service.append(done - sent)
-                    if response.status_code != 200:
-                        failures.append(f"{response.status_code} {response.text[:200]}")
-
-    lag = LagSampler(base, finished)
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
-    for thread in [*threads, lag.thread]:
-        thread.start()
-    server_cpu = cpu_seconds(api.pid)
-    start = time.perf_counter() + 0.05
-    for i in range(len(todo)):  # the schedule: bounded by len(todo)
-        at = start + i / rate
-        pause = at - time.perf_counter()
-        if pause > 0:
-            time.sleep(pause)
-        due.put((i, at))
-    for _ in threads:
-        due.put(None)
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    lag = LagSampler(api.base, finished)
+    lag.thread.start()
+    server_cpu, client_cpu = cpu_seconds(api.pid), time.process_time()
+    outcome = open_loop.offer(HOST, port, requests, rate)
     server_cpu_ms = (cpu_seconds(api.pid) - server_cpu) * 1000 / len(todo)
+    client_cpu_ms = (time.process_time() - client_cpu) * 1000 / len(todo)
     time.sleep(0.5)  # a few samples past the last command: the lag it left behind
     finished.set()
     lag.thread.join()
     return {
-        "achieved": len(todo) / elapsed,
+        "achieved": len(todo) / outcome.elapsed,
         "server_cpu_ms": server_cpu_ms,
-        "latency_ms": _percentiles(scheduled),
-        "service_latency_ms": _percentiles(service),
-        "errors": len(failures),
-        "first_error": _first(failures),
+        "client_cpu_ms": client_cpu_ms,
+        "connections": outcome.connections,
+        "latency_ms": _percentiles(outcome.from_schedule),
+        "service_latency_ms": _percentiles(outcome.from_send),
+        "errors": len(outcome.failures),
+        "first_error": _first(outcome.failures),
         **lag.summary(),
     }
 
@@ -485,7 +465,7 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         wait_caught_up(api.base)
         http = ingest_rate(api, setup, ingest, args.clients)
         wait_caught_up(api.base)
-        steady = fixed_rate(api, setup, offered, args.rate, args.workers, "rate")
+        steady = fixed_rate(api, setup, offered, args.rate, "rate")
         # The same, offered at half the capacity just measured (if that is below the rate):
         # the latency and lag of a server that keeps up.
         half = min(args.rate, http["rate"] / 2)
@@ -495,7 +475,6 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
             setup,
             commands(reserve[: max(1, round(half * args.seconds / 2))]),
             half,
-            args.workers,
             "half",
         )
     in_server = server_durations(workdir / "server.log")
@@ -525,7 +504,8 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         "offered_commands": len(offered),
         "achieved_rate_per_s": round(steady["achieved"], 1),
         "rate_server_cpu_ms_per_command": round(steady["server_cpu_ms"], 2),
-        "rate_workers": args.workers,
+        "rate_connections": steady["connections"],
+        "rate_client_cpu_ms_per_command": round(steady["client_cpu_ms"], 2),
         "latency_ms": steady["latency_ms"],
         "service_latency_ms": steady["service_latency_ms"],
         "server_side_latency_ms": _percentiles(in_server["rate"]),
@@ -564,7 +544,6 @@ def main(argv: Sequence[str] | None = None, emit: Callable[[str], None] = print)
     parser.add_argument("--clients", type=int, default=4, help="HTTP ingest threads")
     parser.add_argument("--rate", type=float, default=200.0, help="offered commands/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the fixed rate")
-    parser.add_argument("--workers", type=int, default=8, help="threads sending at that rate")
     parser.add_argument(
         "--server-workers", type=int, default=None, help="API processes (default: by database)"
     )

@@ -17,6 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 TIMEOUT_S = 30.0
+IDLE_S = 2.0
+"""A connection idle longer than this is not used again: the server closes idle keep-alive
+connections (uvicorn after 5 s), and a request written to one it is closing gets no answer."""
 
 
 @dataclass
@@ -68,14 +71,17 @@ async def _run(
     host: str, port: int, requests: Sequence[bytes], rate: float, ok: frozenset[int]
 ) -> Outcome:
     outcome = Outcome()
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
     opened: list[asyncio.StreamWriter] = []
 
     async def one(request: bytes, due: float) -> None:
         sent = time.perf_counter()
         try:
-            if idle:
-                reader, writer = idle.pop()
+            while idle:
+                reader, writer, since = idle.pop()
+                if time.perf_counter() - since < IDLE_S and not reader.at_eof():
+                    break
+                writer.close()
             else:
                 reader, writer = await asyncio.open_connection(host, port)
                 opened.append(writer)
@@ -84,7 +90,7 @@ async def _run(
             outcome.failures.append(f"{type(e).__name__}: {e}")
             return
         done = time.perf_counter()
-        idle.append((reader, writer))
+        idle.append((reader, writer, done))
         outcome.statuses.append(status)
         outcome.from_schedule.append(done - due)
         outcome.from_send.append(done - sent)

@@ -74,3 +74,21 @@ def test_a_slow_server_is_charged_from_the_due_time(port: int) -> None:
 def test_an_unexpected_status_is_a_failure(port: int) -> None:
     outcome = offer(HOST, port, requests(port, ["/a/route", "/b/refuse"]), rate=50.0)
     assert len(outcome.failures) == 1 and outcome.failures[0].startswith("409")
+
+
+def test_a_connection_the_server_closed_is_not_used_again(
+    port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Handler, "protocol_version", "HTTP/1.0")  # closes after each answer
+    outcome = offer(HOST, port, requests(port, [f"/c/{i}" for i in range(10)]), rate=50.0)
+    assert outcome.failures == [] and outcome.connections == 10
+
+
+def test_a_connection_idle_too_long_is_not_used_again(
+    port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bench.open_loop
+
+    monkeypatch.setattr(bench.open_loop, "IDLE_S", 0.0)
+    outcome = offer(HOST, port, requests(port, [f"/c/{i}" for i in range(5)]), rate=50.0)
+    assert outcome.failures == [] and outcome.connections == 5

@@ -222,6 +222,21 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds() -> float:
+    """User + system CPU time so far of this machine's PostgreSQL processes (the server and
+    its backends, by name; Linux /proc): what the database spends is on the same cores."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                text = (entry / "stat").read_text()
+                name, rest = text.split("(", 1)[1].rsplit(")", 1)
+                if name.startswith("postgres"):
+                    fields = rest.split()
+                    ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_S
     with httpx.Client(base_url=base, timeout=2.0) as client:
@@ -330,8 +345,10 @@ def fixed_rate(
     lag = LagSampler(api.base, finished)
     lag.thread.start()
     server_cpu, client_cpu = cpu_seconds(api.pid), time.process_time()
+    database_cpu = database_cpu_seconds()
     outcome = open_loop.offer(HOST, port, requests, rate)
     server_cpu_ms = (cpu_seconds(api.pid) - server_cpu) * 1000 / len(todo)
+    database_cpu_ms = (database_cpu_seconds() - database_cpu) * 1000 / len(todo)
     client_cpu_ms = (time.process_time() - client_cpu) * 1000 / len(todo)
     time.sleep(0.5)  # a few samples past the last command: the lag it left behind
     finished.set()
@@ -340,6 +357,7 @@ def fixed_rate(
         "achieved": len(todo) / outcome.elapsed,
         "server_cpu_ms": server_cpu_ms,
         "client_cpu_ms": client_cpu_ms,
+        "database_cpu_ms": database_cpu_ms,
         "connections": outcome.connections,
         "latency_ms": _percentiles(outcome.from_schedule),
         "service_latency_ms": _percentiles(outcome.from_send),
@@ -506,6 +524,7 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         "rate_server_cpu_ms_per_command": round(steady["server_cpu_ms"], 2),
         "rate_connections": steady["connections"],
         "rate_client_cpu_ms_per_command": round(steady["client_cpu_ms"], 2),
+        "rate_database_cpu_ms_per_command": round(steady["database_cpu_ms"], 2),
         "latency_ms": steady["latency_ms"],
         "service_latency_ms": steady["service_latency_ms"],
         "server_side_latency_ms": _percentiles(in_server["rate"]),

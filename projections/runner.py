@@ -27,7 +27,10 @@ from projections.viewsets import LIVE, LoadedRules, ensure_live, load
 
 log = logging.getLogger("petition.projector")
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.05
+"""SQLite: how often the runner looks for new events. A shorter wait means smaller batches, each
+holding the single writer's lock for less time (HTTP bench at 200/s: p99 53 -> 37 ms, lag p99
+243 -> 99 ms, for 0.3 ms more server CPU a command than at 0.2 s)."""
 GATHER_SECONDS = 0.05
 """PostgreSQL: after a NOTIFY, how long the runner lets more events arrive before it projects.
 Woken by every commit, it wrote a batch per command, and a batch's fixed cost (a dozen

@@ -41,6 +41,21 @@ def cases_written_before_the_views(world: World, clock: Clock, cases: int) -> tu
     return world.ledger.engine, ensure_live(world.ledger.engine, NATIONAL)
 
 
+def record_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Every read of the log a projector makes from now on: (from position, limit)."""
+    import projections.log as log
+
+    reads: list[tuple[int, int]] = []
+    real_facts_after = log.facts_after
+
+    def recording(conn: sa.Connection, position: int, limit: int) -> object:
+        reads.append((position, limit))
+        return real_facts_after(conn, position, limit)
+
+    monkeypatch.setattr(log, "facts_after", recording)
+    return reads
+
+
 def test_the_projector_follows_new_events_and_catches_up_after_downtime(
     world: World, clock: Clock
 ) -> None:
@@ -143,28 +158,21 @@ def test_a_projector_far_behind_reads_ever_larger_batches_and_small_ones_once_ca
 ) -> None:
     """After downtime the projector commits per growing batch, not per few rows; keeping up,
     it reads a small batch again, so a writer never waits long for the lock."""
-    import projections.log as log
     from projections.projector import Projector
 
     engine, view_set = cases_written_before_the_views(world, clock, 30)
-    limits: list[int] = []
-    real_facts_after = log.facts_after
-
-    def recording(conn: sa.Connection, position: int, limit: int) -> object:
-        limits.append(limit)
-        return real_facts_after(conn, position, limit)
-
-    monkeypatch.setattr(log, "facts_after", recording)
+    reads = record_reads(monkeypatch)
     projector = Projector(engine, engine, NATIONAL.rules, view_set, batch_size=3, most_batch=12)
     projector.catch_up()
+    limits = [limit for _, limit in reads]
     assert limits[:4] == [3, 6, 12, 12]  # doubling while every read is full, up to the most
     assert max(limits) == 12
     assert lag(engine, view_set)["events_behind"] == 0
 
-    limits.clear()
+    reads.clear()
     world.register(clock.now - timedelta(hours=3))
     projector.catch_up()
-    assert limits[0] == 3  # caught up, the next batch is small again
+    assert reads[0][1] == 3  # caught up, the next batch is small again
     assert lag(engine, view_set)["events_behind"] == 0
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.cases)).scalar() == 31
@@ -177,22 +185,15 @@ def test_a_live_follower_projects_once_per_wake_not_until_a_read_finds_nothing(
     reading once more until a read comes back empty cost a batch's fixed statements per wake
     (most of its CPU under a steady stream of commands). Far behind, it still reads on while
     its reads are full."""
-    import projections.log as log
     from projections.projector import Projector
 
     engine, view_set = cases_written_before_the_views(world, clock, 10)
-    reads: list[int] = []
-    real_facts_after = log.facts_after
-
-    def recording(conn: sa.Connection, position: int, limit: int) -> object:
-        reads.append(position)
-        return real_facts_after(conn, position, limit)
-
-    monkeypatch.setattr(log, "facts_after", recording)
+    reads = record_reads(monkeypatch)
     projector = Projector(engine, engine, NATIONAL.rules, view_set, batch_size=4, most_batch=4)
     end = projector.catch_up(settle=False)
     assert lag(engine, view_set)["events_behind"] == 0  # full reads went on to the end
-    assert len(reads) == len(set(reads)) and reads[-1] < end  # and nothing was read twice
+    positions = [position for position, _ in reads]
+    assert len(positions) == len(set(positions)) and positions[-1] < end  # none read twice
 
     reads.clear()
     world.register(clock.now - timedelta(hours=3))

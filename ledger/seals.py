@@ -210,20 +210,18 @@ HEADS_PER_QUERY = 500
 # PostgreSQL: one backward probe of the (originator, version) index per aggregate, whatever
 # the table's statistics say (with stale ones, a GROUP BY over an IN list was planned as a scan
 # of every seal: 0.4 s a save at 3.5 M seals, growing with the log).
-_PG_HEADS = sa.text(
-    f"SELECT (SELECT s.case_hash FROM {SEALS_TABLE} s WHERE s.originator_id = v.id "
+_PG_EACH_HEAD = (
+    f"SELECT v.n, (SELECT s.case_hash FROM {SEALS_TABLE} s WHERE s.originator_id = v.id "
     "ORDER BY s.originator_version DESC LIMIT 1) "
-    "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS v(id, n) ORDER BY v.n"
+    "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS v(id, n)"
 )
+_PG_HEADS = sa.text(f"{_PG_EACH_HEAD} ORDER BY n")
 
 
 # PostgreSQL: the log's head and the first aggregates' heads in one round trip (row 0: the log).
 _PG_LOG_AND_HEADS = sa.text(
     f"SELECT 0 AS n, (SELECT log_hash FROM {SEALS_TABLE} ORDER BY id DESC LIMIT 1) "
-    "UNION ALL "
-    f"SELECT v.n, (SELECT s.case_hash FROM {SEALS_TABLE} s WHERE s.originator_id = v.id "
-    "ORDER BY s.originator_version DESC LIMIT 1) "
-    "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS v(id, n) ORDER BY n"
+    f"UNION ALL {_PG_EACH_HEAD} ORDER BY n"
 )
 
 
@@ -261,8 +259,10 @@ def _case_heads(conn: sa.Connection, older: Sequence[Any]) -> dict[Any, bytes]:
     for start in range(0, len(older), HEADS_PER_QUERY):
         ids = older[start : start + HEADS_PER_QUERY]
         if conn.dialect.name == "postgresql":
-            found = conn.execute(_PG_HEADS, {"ids": [str(i) for i in ids]}).scalars()
-            heads.update((i, bytes(h)) for i, h in zip(ids, found, strict=True) if h is not None)
+            found = conn.execute(_PG_HEADS, {"ids": [str(i) for i in ids]}).all()
+            heads.update(
+                (i, bytes(h)) for i, (_, h) in zip(ids, found, strict=True) if h is not None
+            )
             continue
         last = (  # SQLite probes the index for each id of the IN list
             sa.select(seals.c.originator_id, sa.func.max(seals.c.originator_version).label("v"))

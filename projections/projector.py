@@ -283,10 +283,10 @@ class Projector:
                 _advance(out, self.view_set, batch.position, batch.last)
             self.directory_position = batch.last
             advanced = batch.last - batch.position
-            behind = advanced >= self._next_batch  # (a full read; gaps only ever overstate it)
-            self.behind = behind
+            # (a full read; gaps only ever overstate it)
+            self.behind = advanced >= self._next_batch
             self._next_batch = (
-                min(2 * self._next_batch, self.most_batch) if behind else self.batch_size
+                min(2 * self._next_batch, self.most_batch) if self.behind else self.batch_size
             )
             return advanced
 

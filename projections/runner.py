@@ -88,10 +88,8 @@ class Runner:
         default: LoadedRules,
         *,
         write_lock: AbstractContextManager[Any] | None = None,
-        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         self.engine = engine
-        self.gather_seconds = gather_seconds
         self.view_set, self.loaded = live_rules(engine, default)
         self.projector = Projector(
             engine, engine, self.loaded.rules, self.view_set, write_lock=write_lock
@@ -142,7 +140,7 @@ class Runner:
 
         def wait() -> None:
             if select.select([pg], [], [], 1.0) != ([], [], []):
-                self.stopping.wait(self.gather_seconds)
+                self.stopping.wait(GATHER_SECONDS)
                 pg.poll()  # type: ignore[union-attr]
                 pg.notifies.clear()  # type: ignore[union-attr]
 

@@ -241,7 +241,7 @@ def _projector_thread(settings: Settings) -> Iterator[None]:
     from projections.runner import Runner
 
     ledger = Ledger(settings)
-    runner = Runner(ledger.engine, default_rules())
+    runner = Runner(ledger.engine, default_rules(), write_lock=ledger.write_lock)
 
     def follow() -> None:
         with suppress(OSError):  # (Linux: a thread's own priority)

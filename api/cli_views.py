@@ -240,7 +240,7 @@ def project(
     """Run the live projector: catch up, then follow the log (NOTIFY on PostgreSQL)."""
     with _ledger() as ledger:
         try:
-            runner = Runner(ledger.engine, default_rules())
+            runner = Runner(ledger.engine, default_rules(), write_lock=ledger.write_lock)
             if once:
                 runner.catch_up()
             else:

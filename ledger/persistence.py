@@ -12,14 +12,17 @@ the engine, so this module is the PERSISTENCE_MODULE instead:
   a connection three times (a bare command's CPU fell from 2.46 to 2.08 ms without it). A
   connection that dies while in use fails that request (503, safe to retry), and the pool
   drops every connection as old as it.
-- SQLite: a busy timeout, so concurrent processes wait for the writer instead of failing;
-  and a larger page cache per connection (below).
+- SQLite: writers of the store take a lock shared with every process writing the same file
+  (``ledger.writer_lock``), so one waits for another without SQLite's stepped busy sleeps; a
+  busy timeout still, for writers that do not take it; and a larger page cache per
+  connection (below).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory
@@ -30,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
 from ledger.seals import SealingRecorder, SnapshotRecorder
+from ledger.writer_lock import WriterLock
 
 LOCK_TIMEOUT_MS = 10_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
@@ -117,10 +121,15 @@ class Factory(SQLAlchemyFactory):
         engine = self.datastore.engine
         if url.startswith("sqlite") and isinstance(engine, Engine):
             sa_event.listen(engine, "connect", _sqlite_connection)
+            database = engine.url.database
+            if self.datastore.write_lock is not None and database:  # a file, not :memory:
+                self.datastore.write_lock = WriterLock(Path(database))  # type: ignore[assignment]
         if url.startswith("postgresql") and isinstance(engine, Engine):
             ping_idle_connections(engine)
 
     def close(self) -> None:
+        if isinstance(self.datastore.write_lock, WriterLock):
+            self.datastore.write_lock.close()
         engine = self.datastore.engine
         if isinstance(engine, Engine):
             engine.dispose()

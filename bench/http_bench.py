@@ -6,13 +6,14 @@ For each database: build the directory (tests.world) and pre-register cases thro
 measure the bare save rate (``Ledger.act``, route then accept on those cases, one thread);
 start the API as ``petition serve`` runs it (uvicorn, JSON request logs, live projector) on
 127.0.0.1 at a free port; measure the HTTP ingest rate of the same commands from a few
-client threads; then offer commands at a fixed rate, open loop (``bench.open_loop``: one
-asyncio loop, each command sent when due) and record their latency, while sampling
-``/metrics`` every 100 ms for the projector's lag; then again at half the HTTP capacity just
-measured (how a server that keeps up answers). The CPU spent per command by the bare run, the
-server process and this (client) process is reported too: on a small machine the clients
-compete with the server for the same cores. One JSON line per database, every figure and
-whether each target was met. Only loopback is ever contacted, every loop is bounded, and
+closed-loop streams (each sends its next command when the last is answered); then offer
+commands at a fixed rate, open loop (``bench.open_loop``: one asyncio loop, each command sent
+when due) and record their latency, while sampling ``/metrics`` every 100 ms for the
+projector's lag; then again at half the HTTP capacity just measured (how a server that keeps
+up answers). The CPU spent per command by the bare run, the server process and this (client)
+process is reported too: on a small machine the clients compete with the server for the same
+cores. One JSON line per database, every figure and whether each target was met. Only
+loopback is ever contacted, every loop is bounded, and
 the server is stopped at the end.
 
 Databases: SQLite in a fresh temp dir; PostgreSQL: the database ``BENCH_POSTGRES_URL`` names
@@ -277,11 +278,6 @@ def _request(setup: Setup, command: Command, key: str) -> tuple[str, dict[str, s
     return path, headers, json.dumps(body, ensure_ascii=False).encode()
 
 
-def send(client: httpx.Client, setup: Setup, command: Command, key: str) -> httpx.Response:
-    path, headers, body = _request(setup, command, key)
-    return client.post(path, content=body, headers={**headers, "Content-Type": "application/json"})
-
-
 def _client(base: str) -> httpx.Client:
     return httpx.Client(base_url=base, timeout=30.0)
 
@@ -290,38 +286,25 @@ def _client(base: str) -> httpx.Client:
 
 
 def ingest_rate(api: Server, setup: Setup, todo: Sequence[Command], clients: int) -> dict[str, Any]:
-    """Commands/s over HTTP from ``clients`` threads, each on its own cases (routes first);
-    with the CPU the server and this (client) process spent per command."""
-    base = api.base
-    slices = [_interleave(todo, i, clients) for i in range(clients)]
-    failures: list[str] = []
-    barrier = threading.Barrier(clients + 1)
-
-    def work(mine: list[Command], worker: int) -> None:
-        with _client(base) as client:
-            barrier.wait()
-            for i, command in enumerate(mine):
-                response = send(client, setup, command, f"ingest-{worker}-{i}")
-                if response.status_code != 200:
-                    failures.append(f"{response.status_code} {response.text[:200]}")
-
-    threads = [
-        threading.Thread(target=work, args=(mine, i), daemon=True) for i, mine in enumerate(slices)
+    """Commands/s over HTTP from ``clients`` closed-loop streams (``bench.open_loop``), each
+    on its own cases (routes first); with the CPU the server and this (client) process spent
+    per command."""
+    port = int(api.base.rsplit(":", 1)[1])
+    streams = [
+        [
+            open_loop.request_bytes(HOST, port, "POST", *_request(setup, c, f"ingest-{i}-{n}"))
+            for n, c in enumerate(_interleave(todo, i, clients))
+        ]
+        for i in range(clients)
     ]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
     server_cpu, client_cpu = cpu_seconds(api.pid), time.process_time()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    outcome = open_loop.saturate(HOST, port, streams)
     return {
-        "rate": len(todo) / elapsed,
+        "rate": len(outcome.statuses) / outcome.elapsed,
         "server_cpu_ms": (cpu_seconds(api.pid) - server_cpu) * 1000 / len(todo),
         "client_cpu_ms": (time.process_time() - client_cpu) * 1000 / len(todo),
-        "errors": len(failures),
-        "first_error": _first(failures),
+        "errors": len(outcome.failures),
+        "first_error": _first(outcome.failures),
     }
 
 
@@ -560,7 +543,7 @@ def main(argv: Sequence[str] | None = None, emit: Callable[[str], None] = print)
     parser.add_argument(
         "--commands", type=int, default=1000, help="per rate run (bare and HTTP ingest)"
     )
-    parser.add_argument("--clients", type=int, default=4, help="HTTP ingest threads")
+    parser.add_argument("--clients", type=int, default=4, help="HTTP ingest streams")
     parser.add_argument("--rate", type=float, default=200.0, help="offered commands/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the fixed rate")
     parser.add_argument(

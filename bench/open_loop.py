@@ -1,5 +1,7 @@
 """An open-loop load generator: each request is sent when it is due, whatever became of the
-ones before it, over keep-alive HTTP/1.1 connections on one asyncio loop.
+ones before it, over keep-alive HTTP/1.1 connections on one asyncio loop; and its closed-loop
+twin for the most a server answers (a few streams, each sending its next request when the last
+is answered).
 
 A request's latency is counted from the moment it was due (a server that falls behind is
 charged for the queue it causes) and, for reference, from when it was sent. The client must
@@ -122,3 +124,47 @@ def offer(
 ) -> Outcome:
     """Send ``requests`` at ``rate`` per second, open loop; wait for every answer."""
     return asyncio.run(_run(host, port, requests, rate, ok))
+
+
+async def _streams(
+    host: str, port: int, streams: Sequence[Sequence[bytes]], ok: frozenset[int]
+) -> Outcome:
+    outcome = Outcome()
+
+    async def one_stream(requests: Sequence[bytes]) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        outcome.connections += 1
+        try:
+            for request in requests:
+                sent = time.perf_counter()
+                try:
+                    status, body = await asyncio.wait_for(
+                        _exchange(reader, writer, request), TIMEOUT_S
+                    )
+                except (OSError, asyncio.IncompleteReadError, TimeoutError, Malformed) as e:
+                    outcome.failures.append(f"{type(e).__name__}: {e}")
+                    return  # the connection's state is unknown: this stream stops
+                done = time.perf_counter()
+                outcome.statuses.append(status)
+                outcome.from_schedule.append(done - sent)  # (due when the last was answered)
+                outcome.from_send.append(done - sent)
+                if status not in ok:
+                    outcome.failures.append(f"{status} {body[:200].decode(errors='replace')}")
+        finally:
+            writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one_stream(requests) for requests in streams))
+    outcome.elapsed = time.perf_counter() - start
+    return outcome
+
+
+def saturate(
+    host: str,
+    port: int,
+    streams: Sequence[Sequence[bytes]],
+    ok: frozenset[int] = frozenset({200}),
+) -> Outcome:
+    """Send each stream's requests in order on its own keep-alive connection, the next as soon
+    as the last is answered, every stream at once; wait for every answer."""
+    return asyncio.run(_streams(host, port, streams, ok))

@@ -1,5 +1,5 @@
 """The HTTP bench's open-loop generator: every request sent when due, each answer's latency
-counted from its due time, failures reported, and connections reused."""
+counted from its due time, failures reported, and connections reused; and its closed loop."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pytest
 
-from bench.open_loop import offer, request_bytes
+from bench.open_loop import offer, request_bytes, saturate
 
 HOST = "127.0.0.1"
 
@@ -92,3 +92,20 @@ def test_a_connection_idle_too_long_is_not_used_again(
     monkeypatch.setattr(bench.open_loop, "IDLE_S", 0.0)
     outcome = offer(HOST, port, requests(port, [f"/c/{i}" for i in range(5)]), rate=50.0)
     assert outcome.failures == [] and outcome.connections == 5
+
+
+def test_closed_loop_streams_send_in_order_each_after_the_last_answer(port: int) -> None:
+    Handler.delay = 0.02
+    streams = [[f"/s{n}/{i}" for i in range(5)] for n in range(3)]
+    outcome = saturate(HOST, port, [requests(port, s) for s in streams])
+    for stream in streams:  # each stream's requests arrived in its order
+        assert [p for p, _ in Handler.seen if p.startswith(stream[0][:4])] == stream
+    assert outcome.statuses == [200] * 15 and outcome.failures == []
+    assert outcome.connections == 3
+    # five answers one after another per stream, the streams side by side
+    assert 5 * 0.02 <= outcome.elapsed < 15 * 0.02
+
+
+def test_closed_loop_reports_an_unexpected_status(port: int) -> None:
+    outcome = saturate(HOST, port, [requests(port, ["/a/route", "/b/refuse"])])
+    assert len(outcome.failures) == 1 and outcome.failures[0].startswith("409")

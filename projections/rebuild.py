@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from projections import log, partitions, repeats, schema
-from projections.building import build_in_workers, build_range, ranges
+from projections.building import build_in_workers, build_range, defer_indexes, ranges
 from projections.directory import Directory
 from projections.projector import (
     Projector,
@@ -95,6 +95,7 @@ def rebuild(
             if on_progress:
                 on_progress(done, case_total)
 
+        defer_indexes(engine, name)
         with engine.connect() as cutter:
             parts = islice(ranges(cutter, resume, events_per_range), stop_after)
             if workers <= 1:
@@ -108,6 +109,8 @@ def rebuild(
             return name
         if partitions.applies(engine):
             partitions.attach(engine, name, workers=workers)
+        else:
+            schema.create_all(engine)  # the indexes a build into empty tables deferred
         with engine.begin() as conn:
             write_directory(conn, name, directory)
             repeats.decide_all(conn, name, loaded.rules)

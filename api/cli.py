@@ -193,7 +193,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="API processes (PostgreSQL: one per core).")
+        int,
+        typer.Option(
+            min=1, max=64, help="API processes (one per core; the projector runs once beside them)."
+        ),
     ] = 1,
     projector: Annotated[
         bool,

@@ -66,9 +66,11 @@ CATCH_UP_S = 120.0
 # The server is ``petition serve`` itself (its JSON request logs, uvicorn settings and live
 # projector), at a given port and number of API processes.
 SERVER = "from api.cli import app; app()"
-WORKERS = {"sqlite": 1, "postgresql": 2}
-"""API processes by database, as deployed: the embedded default is one process (API and
-projector); on PostgreSQL one API process per core, the projector once beside them."""
+WORKERS = 2
+"""API processes, one per core of the machine the figures are for, the projector once beside
+them (``petition serve --workers 2``; on SQLite too since writers share a lock across processes,
+ADR 16). ``--server-workers 1`` measures the embedded default of ``petition serve``: one
+process serving and projecting."""
 
 
 @dataclass(frozen=True)
@@ -461,7 +463,7 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         bare_per_s, bare_cpu_ms = bare_rate(ledger, setup, bare)
     finally:
         ledger.close()
-    workers = args.server_workers or WORKERS[db]
+    workers = args.server_workers or WORKERS
     with server(url, workdir, workers) as api:
         wait_caught_up(api.base)
         http = ingest_rate(api, setup, ingest, args.clients)
@@ -543,11 +545,13 @@ def main(argv: Sequence[str] | None = None, emit: Callable[[str], None] = print)
     parser.add_argument(
         "--commands", type=int, default=1000, help="per rate run (bare and HTTP ingest)"
     )
-    parser.add_argument("--clients", type=int, default=4, help="HTTP ingest streams")
+    parser.add_argument(
+        "--clients", type=int, default=16, help="HTTP ingest streams (spread over the processes)"
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="offered commands/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the fixed rate")
     parser.add_argument(
-        "--server-workers", type=int, default=None, help="API processes (default: by database)"
+        "--server-workers", type=int, default=None, help=f"API processes (default {WORKERS})"
     )
     args = parser.parse_args(argv)
     for db in args.db:

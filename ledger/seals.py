@@ -72,8 +72,8 @@ def chain(previous: bytes, digest: bytes) -> bytes:
 class PreparedReads(SQLAlchemyAggregateRecorder):
     """The library's recorder, reading one aggregate's events with one plain statement on a
     pooled connection's DB-API cursor: the library's ORM query cost about a millisecond of
-    Python per call, a Core statement still 170 µs of CPU on PostgreSQL (47 on SQLite) against
-    125 (13) for the statement as text, and a command reads three aggregates or snapshots."""
+    Python per call, a Core statement still 170 µs of CPU on PostgreSQL (47 on SQLite), the
+    statement as text 138 (15); a command reads three aggregates or snapshots."""
 
     def select_events(
         self,

@@ -13,8 +13,7 @@ projector's lag; then again at half the HTTP capacity just measured (how a serve
 up answers). The CPU spent per command by the bare run, the server process and this (client)
 process is reported too: on a small machine the clients compete with the server for the same
 cores. One JSON line per database, every figure and whether each target was met. Only
-loopback is ever contacted, every loop is bounded, and
-the server is stopped at the end.
+loopback is ever contacted, every loop is bounded, and the server is stopped at the end.
 
 Databases: SQLite in a fresh temp dir; PostgreSQL: the database ``BENCH_POSTGRES_URL`` names
 (required: its public schema is reset first; never the test suite's).

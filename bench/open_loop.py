@@ -35,9 +35,23 @@ class Outcome:
     connections: int = 0
     elapsed: float = 0.0
 
+    def answered(
+        self, status: int, body: bytes, due: float, sent: float, ok: frozenset[int]
+    ) -> None:
+        done = time.perf_counter()
+        self.statuses.append(status)
+        self.from_schedule.append(done - due)
+        self.from_send.append(done - sent)
+        if status not in ok:
+            self.failures.append(f"{status} {body[:200].decode(errors='replace')}")
+
 
 class Malformed(Exception):
     """The server's answer is not an HTTP/1.1 response with a Content-Length."""
+
+
+FAILED_EXCHANGE = (OSError, asyncio.IncompleteReadError, TimeoutError, Malformed)
+"""What ends an exchange without an answer (a failure, and the connection is not used again)."""
 
 
 def request_bytes(
@@ -88,16 +102,11 @@ async def _run(
                 reader, writer = await asyncio.open_connection(host, port)
                 opened.append(writer)
             status, body = await asyncio.wait_for(_exchange(reader, writer, request), TIMEOUT_S)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, Malformed) as e:
+        except FAILED_EXCHANGE as e:
             outcome.failures.append(f"{type(e).__name__}: {e}")
             return
-        done = time.perf_counter()
-        idle.append((reader, writer, done))
-        outcome.statuses.append(status)
-        outcome.from_schedule.append(done - due)
-        outcome.from_send.append(done - sent)
-        if status not in ok:
-            outcome.failures.append(f"{status} {body[:200].decode(errors='replace')}")
+        outcome.answered(status, body, due, sent, ok)
+        idle.append((reader, writer, time.perf_counter()))
 
     tasks = []
     start = time.perf_counter() + 0.05
@@ -132,26 +141,19 @@ async def _streams(
     outcome = Outcome()
 
     async def one_stream(requests: Sequence[bytes]) -> None:
-        reader, writer = await asyncio.open_connection(host, port)
-        outcome.connections += 1
+        writer = None
         try:
+            reader, writer = await asyncio.open_connection(host, port)
+            outcome.connections += 1
             for request in requests:
                 sent = time.perf_counter()
-                try:
-                    status, body = await asyncio.wait_for(
-                        _exchange(reader, writer, request), TIMEOUT_S
-                    )
-                except (OSError, asyncio.IncompleteReadError, TimeoutError, Malformed) as e:
-                    outcome.failures.append(f"{type(e).__name__}: {e}")
-                    return  # the connection's state is unknown: this stream stops
-                done = time.perf_counter()
-                outcome.statuses.append(status)
-                outcome.from_schedule.append(done - sent)  # (due when the last was answered)
-                outcome.from_send.append(done - sent)
-                if status not in ok:
-                    outcome.failures.append(f"{status} {body[:200].decode(errors='replace')}")
+                status, body = await asyncio.wait_for(_exchange(reader, writer, request), TIMEOUT_S)
+                outcome.answered(status, body, sent, sent, ok)  # (due when the last answered)
+        except FAILED_EXCHANGE as e:
+            outcome.failures.append(f"{type(e).__name__}: {e}")  # this stream stops
         finally:
-            writer.close()
+            if writer is not None:
+                writer.close()
 
     start = time.perf_counter()
     await asyncio.gather(*(one_stream(requests) for requests in streams))

@@ -130,26 +130,25 @@ def judge_range(
     return rows, len(cases), end
 
 
-def defer_indexes(engine: sa.Engine, view_set: str) -> bool:
+def defer_indexes(engine: sa.Engine, view_set: str) -> None:
     """SQLite: if no other view set has case rows, drop the case tables' secondary indexes
     for the build (``schema.create_all`` builds each again once the last range is in, from
     sorted keys): inserting every row into five B-trees as it comes was a fifth of a
     one-process rebuild into empty tables. Beside another view set's rows (the live views)
-    they stay, as its queries need them. True if dropped (an interrupted build left them
-    dropped; anything that starts the views, ``create_all``, makes them again)."""
+    they stay, as its queries need them. (An interrupted build leaves them dropped; anything
+    that starts the views, ``create_all``, makes them again.)"""
     if engine.dialect.name != "sqlite":
-        return False  # PostgreSQL: a rebuild loads bare partitions (projections.partitions)
+        return  # PostgreSQL: a rebuild loads bare partitions (projections.partitions)
     with engine.begin() as conn:
         for table in schema.CASE_TABLES:
             other = conn.execute(
                 sa.select(table.c.view_set).where(table.c.view_set != view_set).limit(1)
             ).first()
             if other is not None:
-                return False
+                return
         for table in schema.CASE_TABLES:
             for index in table.indexes:
                 conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
-    return True
 
 
 SQLITE_CACHE_KIB = 32 * 1024

@@ -109,6 +109,15 @@ class BoardPage(NamedTuple):
     most_overdue_days: Decimal
 
 
+class _Delays(NamedTuple):
+    """What the parties answer for at an instant, added up (``Views._delays``)."""
+
+    sums: dict[str, list[float]]  # party -> [cases held, cases overdue, overdue seconds]
+    stages: dict[str, dict[str, float]]  # party -> stage -> overdue seconds
+    candidates: dict[str, dict[str, float]]  # party -> case -> overdue s (open or moving)
+    stale: Counter[str]  # party -> its open cases the closed-time index also lists
+
+
 class Views:
     """Every view of one view set, for one rule set."""
 
@@ -287,10 +296,10 @@ class Views:
         return sa.union_all(*parts).subquery()
 
     def delay_board(self, party: str, now: datetime, **options: Any) -> list[dict[str, Any]]:
-        """``who_delayed_what`` added up in the database: the same totals per party, with only
-        each party's ``top`` worst cases (by exact overdue time) — a board that stays cheap
-        when a party held tens of thousands of cases. ``cases_listed`` is how many cases
-        ``who_delayed_what`` would list. The rows of :meth:`delay_board_page`."""
+        """``who_delayed_what`` with only each party's ``top`` worst cases (by exact overdue
+        time) — a board that stays cheap when a party held tens of thousands of cases.
+        ``cases_listed`` is how many cases ``who_delayed_what`` lists. The rows of
+        :meth:`delay_board_page`."""
         return self.delay_board_page(party, now, **options).rows
 
     def delay_board_page(
@@ -305,135 +314,167 @@ class Views:
     ) -> BoardPage:
         """The board's rows ``offset`` to ``offset + limit`` (worst first) of the parties
         ``within`` (all if None), how many parties there are and the most overdue days of
-        one (the scale of every page's bars).
-
-        Every case's closed custody is read as the projector added it up, one row per party
-        (``rm_delay_totals``, ``rm_delay_stage_totals``); what is open at ``now`` (a custody
-        interval, a running 督办 notice: one row per open case) is added to it, counting a
-        case held or overdue only where its closed time with that party did not already. A
-        case with custody closed after ``now`` is taken away from the totals again
-        (``rm_delay_parts``) and read from its intervals. Only the parties shown have their
-        worst cases looked up (``rm_delay_cases``, in index order)."""
+        one (the scale of every page's bars). Only the parties shown have their worst cases
+        looked up (``rm_delay_cases``, in index order)."""
         n = now.timestamp()
-        totals, stage_totals, d = schema.delay_totals, schema.delay_stage_totals, schema.delay_parts
-        mine = (totals.c.view_set == self.view_set, totals.c.kind == party)
-        # party -> [cases held, cases overdue, overdue µs] of the closed custody
-        closed: dict[str, list[int]] = {}
-        stage_us: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         with self.engine.connect() as conn:
-            for who, held, overdue_cases, us in conn.execute(
-                sa.select(
-                    totals.c.party, totals.c.cases_held, totals.c.cases_overdue, totals.c.overdue_us
-                ).where(*mine)
-            ):
-                closed[who] = [held, overdue_cases, us]
-            for who, stage, us in conn.execute(
-                sa.select(
-                    stage_totals.c.party, stage_totals.c.stage, stage_totals.c.overdue_us
-                ).where(stage_totals.c.view_set == self.view_set, stage_totals.c.kind == party)
-            ):
-                stage_us[who][stage] += us
-            # Custody closed after ``now`` (or opened after it: the interval before it closed
-            # after ``now``): such a case is read entirely from its intervals below.
-            ended_later: dict[tuple[str, str], int] = defaultdict(int)
-            for case_id, who, stage, overdue_s in conn.execute(
-                sa.select(d.c.case_id, d.c.party, d.c.stage, d.c.overdue_s).where(
-                    d.c.view_set == self.view_set, d.c.kind == party, d.c.ended_s > n
-                )
-            ):
-                us = microseconds(overdue_s)
-                ended_later[who, case_id] += us
-                stage_us[who][stage] -= us
-            for (who, _), us in ended_later.items():
-                held = closed[who]
-                held[0] -= 1
-                held[1] -= us > 0
-                held[2] -= us
-            later = {case_id for _, case_id in ended_later}
-            # party -> [cases held, cases overdue, overdue seconds]
-            sums: dict[str, list[float]] = {
-                who: [held, overdue_cases, us / 1e6]
-                for who, (held, overdue_cases, us) in closed.items()
-                if held > 0
-            }
-            moving_stages: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-            # What is open at ``now``, added to the case's closed time with the same party.
-            open_parts: dict[tuple[str, str], float] = defaultdict(float)
-            for case_id, who, stage, overdue in self._open_parts(conn, party, n):
-                if case_id in later or who is None:
-                    continue
-                open_parts[who, case_id] += overdue
-                moving_stages[who][stage] += overdue
-            closed_of = self._closed_of(conn, party, {case_id for _, case_id in open_parts})
-            # case totals of the cases open or read from intervals, per party: candidates
-            # for the worst (the closed ones' come from the index)
-            candidates: dict[str, dict[str, float]] = defaultdict(dict)
-            for (who, case_id), overdue in open_parts.items():
-                party_sums = sums.setdefault(who, [0, 0, 0.0])
-                before = closed_of.get((who, case_id))
-                if before is None:
-                    party_sums[0] += 1  # first held by this party now
-                    before = 0.0
-                if before <= 0 < overdue:
-                    party_sums[1] += 1  # overdue with this party only now
-                party_sums[2] += overdue
-                candidates[who][case_id] = before + overdue
-            for chunk in chunks(later):
-                moving = self._overdue_parts(party, n, cases=chunk)
-                # The driver's rows as they are (floats and text: nothing to convert).
-                rows = conn.execute(sa.select(moving)).cursor.fetchall()  # type: ignore[union-attr]
-                per_case: dict[tuple[str, str], float] = defaultdict(float)
-                for case_id, who, stage, overdue in rows:
-                    if who is None:
-                        continue
-                    per_case[who, case_id] += overdue or 0.0
-                    moving_stages[who][stage] += overdue or 0.0
-                for (who, case_id), overdue in per_case.items():
-                    party_sums = sums.setdefault(who, [0, 0, 0.0])
-                    party_sums[0] += 1
-                    party_sums[1] += overdue > 0
-                    party_sums[2] += overdue
-                    candidates[who][case_id] = overdue
+            delays = self._delays(conn, party, n)
+            sums = delays.sums
             allowed = set(within) if within is not None else None
             ordered = sorted(
                 (who for who in sums if allowed is None or who in allowed),
                 key=lambda who: (-sums[who][2], who),
             )
             shown = ordered[offset:] if limit is None else ordered[offset : offset + limit]
-            # Index rows of open cases the index would list (closed time > 0): a party's
-            # worst are read past as many of them.
-            stale = Counter(who for (who, _), closed_s in closed_of.items() if closed_s > 0)
             worst_cases = {
-                who: self._worst(conn, party, who, n, top, candidates[who], stale[who])
+                who: self._worst(
+                    conn, party, who, n, top, delays.candidates[who], delays.stale[who]
+                )
                 for who in shown
             }
             numbers = self.case_numbers(
                 conn, {c for found in worst_cases.values() for _, c in found}
             )
-        board = []
-        for who in shown:
-            held, overdue_cases, total = sums[who]
-            listed = worst_cases[who]
-            stages = {s: us / 1e6 for s, us in stage_us[who].items()}
-            for s, v in moving_stages[who].items():
-                stages[s] = stages.get(s, 0.0) + v
-            board.append(
-                {
-                    "party": who,
-                    "cases_held": int(held),
-                    "cases_overdue": int(overdue_cases),
-                    "overdue_s": total,
-                    "overdue_days": days(total, self.decimals),
-                    "worst_days": days(listed[0][0] if listed else 0.0, self.decimals),
-                    "by_stage": {
-                        s: days(v, self.decimals) for s, v in sorted(stages.items()) if v > 0
-                    },
-                    "cases": self._listed(listed, numbers),
-                    "cases_listed": int(overdue_cases),
-                }
-            )
+        board = [
+            {
+                **self._delay_row(who, delays, worst_cases[who], numbers),
+                "cases_listed": int(sums[who][1]),
+            }
+            for who in shown
+        ]
         most = days(sums[ordered[0]][2], self.decimals) if ordered else Decimal(0)
         return BoardPage(board, len(ordered), most)
+
+    def _delay_row(
+        self,
+        who: str,
+        delays: _Delays,
+        listed: list[tuple[float, str]],
+        numbers: dict[Any, Any],
+    ) -> dict[str, Any]:
+        """One party's row: its totals, its overdue time by stage, and the ``listed`` cases."""
+        held, overdue_cases, total = delays.sums[who]
+        return {
+            "party": who,
+            "cases_held": int(held),
+            "cases_overdue": int(overdue_cases),
+            "overdue_s": total,
+            "overdue_days": days(total, self.decimals),
+            "worst_days": days(listed[0][0] if listed else 0.0, self.decimals),
+            "by_stage": {
+                s: days(v, self.decimals)
+                for s, v in sorted(delays.stages.get(who, {}).items())
+                if v > 0
+            },
+            "cases": self._listed(listed, numbers),
+        }
+
+    def _delays(
+        self, conn: sa.Connection, party: str, n: float, parties: Sequence[str] | None = None
+    ) -> _Delays:
+        """What every party (or only ``parties``) answers for at ``n``, added up.
+
+        Every case's closed custody is read as the projector added it up, one row per party
+        (``rm_delay_totals``, ``rm_delay_stage_totals``); what is open at ``n`` (a custody
+        interval, a running 督办 notice: one row per open case) is added to it, counting a
+        case held or overdue only where its closed time with that party did not already. A
+        case with custody closed after ``n`` is taken away from the totals again
+        (``rm_delay_parts``) and read from its intervals. So the cost follows the parties and
+        their open cases, not the history they hold."""
+        totals, stage_totals, d = schema.delay_totals, schema.delay_stage_totals, schema.delay_parts
+        chosen = list(parties) if parties is not None else None
+
+        def of(table: sa.Table, query: sa.Select[Any]) -> sa.Select[Any]:
+            query = query.where(table.c.view_set == self.view_set, table.c.kind == party)
+            return query if chosen is None else query.where(table.c.party.in_(chosen))
+
+        # party -> [cases held, cases overdue, overdue µs] of the closed custody
+        closed: dict[str, list[int]] = {}
+        stage_us: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for who, held, overdue_cases, us in conn.execute(
+            of(
+                totals,
+                sa.select(
+                    totals.c.party, totals.c.cases_held, totals.c.cases_overdue, totals.c.overdue_us
+                ),
+            )
+        ):
+            closed[who] = [held, overdue_cases, us]
+        for who, stage, us in conn.execute(
+            of(
+                stage_totals,
+                sa.select(stage_totals.c.party, stage_totals.c.stage, stage_totals.c.overdue_us),
+            )
+        ):
+            stage_us[who][stage] += us
+        # Custody closed after ``n`` (or opened after it: the interval before it closed after
+        # ``n``): such a case is read entirely from its intervals below.
+        ended_later: dict[tuple[str, str], int] = defaultdict(int)
+        for case_id, who, stage, overdue_s in conn.execute(
+            of(d, sa.select(d.c.case_id, d.c.party, d.c.stage, d.c.overdue_s)).where(
+                d.c.ended_s > n
+            )
+        ):
+            us = microseconds(overdue_s)
+            ended_later[who, case_id] += us
+            stage_us[who][stage] -= us
+        for (who, _), us in ended_later.items():
+            held = closed[who]
+            held[0] -= 1
+            held[1] -= us > 0
+            held[2] -= us
+        later = {case_id for _, case_id in ended_later}
+        # party -> [cases held, cases overdue, overdue seconds]
+        sums: dict[str, list[float]] = {
+            who: [held, overdue_cases, us / 1e6]
+            for who, (held, overdue_cases, us) in closed.items()
+            if held > 0
+        }
+        stages: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for who, by_stage in stage_us.items():
+            for stage, us in by_stage.items():
+                stages[who][stage] += us / 1e6
+        # What is open at ``n``, added to the case's closed time with the same party.
+        open_parts: dict[tuple[str, str], float] = defaultdict(float)
+        for case_id, who, stage, overdue in self._open_parts(conn, party, n, chosen):
+            if case_id in later or who is None:
+                continue
+            open_parts[who, case_id] += overdue
+            stages[who][stage] += overdue
+        closed_of = self._closed_of(conn, party, {case_id for _, case_id in open_parts})
+        # case totals of the cases open or read from intervals, per party: candidates for
+        # the worst (the closed ones' come from the index)
+        candidates: dict[str, dict[str, float]] = defaultdict(dict)
+        for (who, case_id), overdue in open_parts.items():
+            party_sums = sums.setdefault(who, [0, 0, 0.0])
+            before = closed_of.get((who, case_id))
+            if before is None:
+                party_sums[0] += 1  # first held by this party now
+                before = 0.0
+            if before <= 0 < overdue:
+                party_sums[1] += 1  # overdue with this party only now
+            party_sums[2] += overdue
+            candidates[who][case_id] = before + overdue
+        for chunk in chunks(later):
+            moving = self._overdue_parts(party, n, chosen, cases=chunk)
+            # The driver's rows as they are (floats and text: nothing to convert).
+            rows = conn.execute(sa.select(moving)).cursor.fetchall()  # type: ignore[union-attr]
+            per_case: dict[tuple[str, str], float] = defaultdict(float)
+            for case_id, who, stage, overdue in rows:
+                if who is None:
+                    continue
+                per_case[who, case_id] += overdue or 0.0
+                stages[who][stage] += overdue or 0.0
+            for (who, case_id), overdue in per_case.items():
+                party_sums = sums.setdefault(who, [0, 0, 0.0])
+                party_sums[0] += 1
+                party_sums[1] += overdue > 0
+                party_sums[2] += overdue
+                candidates[who][case_id] = overdue
+        # Index rows of open cases the index would list (closed time > 0): a party's worst
+        # are read past as many of them.
+        stale = Counter(who for (who, _), closed_s in closed_of.items() if closed_s > 0)
+        return _Delays(sums, stages, candidates, stale)
 
     def _worst(
         self,
@@ -462,10 +503,11 @@ class Views:
         return ranked[:top]
 
     def _open_parts(
-        self, conn: sa.Connection, party: str, n: float
+        self, conn: sa.Connection, party: str, n: float, parties: list[str] | None = None
     ) -> list[tuple[str, str | None, str, float]]:
         """(case, party, stage, overdue seconds at ``n``) of the custody intervals open at
-        ``n`` and, for units, the 督办 notices running against them."""
+        ``n`` and, for units, the 督办 notices running against them (of ``parties`` only, if
+        given: each read from the party's index, which leads with its open intervals)."""
         column = {"unit": "holder_unit", "person": "handler", "leader": "leader"}[party]
         t, r = schema.custody, schema.clock_runs
         parts: list[Any] = [
@@ -485,6 +527,10 @@ class Views:
                     r.c.started_s <= n,
                 )
             )
+        if parties is not None:
+            parts[0] = parts[0].where(t.c[column].in_(parties))
+            if party == "unit":
+                parts[1] = parts[1].where(r.c.unit.in_(parties))
         found: list[Any] = []
         for query in parts:
             found.extend(conn.execute(query).cursor.fetchall())  # type: ignore[union-attr]
@@ -520,50 +566,43 @@ class Views:
     def who_delayed_what(
         self, party: str, now: datetime, *, only: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
-        """Per unit, person (handler) or leader: cases held, cases held while overdue,
-        overdue days (total and worst), by stage, with the cases behind every number.
-        A leader answers jointly for the overdue time of the cases while in charge."""
+        """Per unit, person (handler) or leader (or only the parties ``only``): cases held,
+        cases held while overdue, overdue days (total and worst), by stage, with the cases
+        behind every number. A leader answers jointly for the overdue time of the cases
+        while in charge. Added up from the kept totals (:meth:`_delays`) and the parties'
+        overdue cases (``rm_delay_cases``), so one party costs what it has overdue and open,
+        not every interval it ever held."""
         n = now.timestamp()
-        union = self._overdue_parts(party, n, only)
-        query = sa.select(
-            union.c.party, union.c.case_id, union.c.stage, sa.func.sum(union.c.overdue_s)
-        ).group_by(union.c.party, union.c.case_id, union.c.stage)
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-            overdue = {case_id for _, case_id, _, seconds in rows if seconds and seconds > 0}
-            numbers = self.case_numbers(conn, None if only is None else overdue)
-        parties: dict[str, dict[str, Any]] = {}
-        per_case: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        by_stage: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for who, case_id, stage, overdue in rows:
-            per_case[who][case_id] += overdue or 0.0
-            by_stage[who][stage] += overdue or 0.0
-        for who, cases in per_case.items():
-            overdue_cases = {k: v for k, v in cases.items() if v > 0}
-            total = sum(cases.values())
-            parties[who] = {
-                "party": who,
-                "cases_held": len(cases),
-                "cases_overdue": len(overdue_cases),
-                "overdue_s": total,
-                "overdue_days": days(total, self.decimals),
-                "worst_days": days(max(cases.values(), default=0.0), self.decimals),
-                "by_stage": {
-                    s: days(v, self.decimals) for s, v in sorted(by_stage[who].items()) if v > 0
-                },
-                "cases": sorted(
-                    (
-                        {
-                            "case_id": k,
-                            "case_number": numbers.get(k),
-                            "overdue_days": days(v, self.decimals),
-                        }
-                        for k, v in overdue_cases.items()
-                    ),
-                    key=lambda x: (-x["overdue_days"], x["case_number"] or ""),
-                ),
-            }
-        return sorted(parties.values(), key=lambda p: (-p["overdue_s"], p["party"]))
+            delays = self._delays(conn, party, n, only)
+            overdue = self._overdue_closed(conn, party, n, only)
+            listed: dict[str, list[tuple[float, str]]] = {}
+            for who in delays.sums:
+                found = overdue.get(who, {})
+                found.update(delays.candidates.get(who, {}))
+                listed[who] = sorted(
+                    ((o, c) for c, o in found.items() if o > 0), key=lambda x: (-x[0], x[1])
+                )
+            wanted = {c for cases in listed.values() for _, c in cases}
+            numbers = self.case_numbers(conn, None if only is None else wanted)
+        rows = [self._delay_row(who, delays, listed[who], numbers) for who in delays.sums]
+        return sorted(rows, key=lambda r: (-r["overdue_s"], r["party"]))
+
+    def _overdue_closed(
+        self, conn: sa.Connection, party: str, n: float, parties: Sequence[str] | None
+    ) -> dict[str, dict[str, float]]:
+        """party -> case -> the closed overdue seconds of the case with it, of the cases
+        whose custody all closed by ``n`` (the rest are the candidates of :meth:`_delays`)."""
+        c = schema.delay_cases
+        query = sa.select(c.c.party, c.c.case_id, c.c.overdue_s).where(
+            c.c.view_set == self.view_set, c.c.kind == party, c.c.overdue_s > 0, c.c.ended_s <= n
+        )
+        if parties is not None:
+            query = query.where(c.c.party.in_(list(parties)))
+        found: dict[str, dict[str, float]] = defaultdict(dict)
+        for who, case_id, overdue_s in conn.execute(query):
+            found[who][case_id] = overdue_s
+        return found
 
     def case_numbers(self, conn: sa.Connection, case_ids: Collection[str] | None) -> dict[Any, Any]:
         """Case numbers by case id: of the given cases (read by key), or of every case."""

@@ -152,9 +152,11 @@ custody = sa.Table(
     sa.Column("excluded", sa.String(40)),
     sa.Column("extension_days", sa.Integer, nullable=False),
     sa.Column("pause_days", sa.Integer, nullable=False),
-    sa.Index("rm_custody_holder", "view_set", "holder_unit"),
-    sa.Index("rm_custody_handler", "view_set", "handler"),
-    sa.Index("rm_custody_leader", "view_set", "leader"),
+    # By party, its open intervals first (end_s NULL): who-delayed-what for one party reads
+    # its open intervals by key, and the rest of its history from the kept totals.
+    sa.Index("rm_custody_holder", "view_set", "holder_unit", "end_s"),
+    sa.Index("rm_custody_handler", "view_set", "handler", "end_s"),
+    sa.Index("rm_custody_leader", "view_set", "leader", "end_s"),
     sa.Index("rm_custody_open", "view_set", "end_s"),  # the open intervals, for the board
 )
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +13,7 @@ import sqlalchemy as sa
 from ledger.application import Ledger
 from projections import partitions, schema
 from projections.projector import Projector
-from projections.queries import Views
+from projections.queries import Views, days
 from projections.viewsets import LoadedRules, ensure_live
 
 
@@ -97,3 +100,57 @@ def totals_from_rows(engine: sa.Engine, view_set: str) -> dict[str, set[tuple[An
         "parties": {(*k, *v) for k, v in parties.items()},
         "stages": {(*k, v) for k, v in stages.items() if v},
     }
+
+
+def delays_from_intervals(
+    views: Views, party: str, now: datetime, only: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Who delayed what by its definition: every custody interval and 督办 notice run of the
+    view set judged at ``now`` and added up here, case by case — what ``who_delayed_what``
+    and the board, which read the projector's kept totals, must equal."""
+    n = now.timestamp()
+    union = views._overdue_parts(party, n, only)
+    query = sa.select(
+        union.c.party, union.c.case_id, union.c.stage, sa.func.sum(union.c.overdue_s)
+    ).group_by(union.c.party, union.c.case_id, union.c.stage)
+    with views.engine.connect() as conn:
+        rows = conn.execute(query).all()
+        numbers = views.case_numbers(conn, None)
+    per_case: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    by_stage: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for who, case_id, stage, overdue in rows:
+        per_case[who][case_id] += overdue or 0.0
+        by_stage[who][stage] += overdue or 0.0
+    parties = []
+    for who, cases in per_case.items():
+        overdue_cases = {k: v for k, v in cases.items() if v > 0}
+        total = sum(cases.values())
+        parties.append(
+            {
+                "party": who,
+                "cases_held": len(cases),
+                "cases_overdue": len(overdue_cases),
+                "overdue_s": total,
+                "overdue_days": days(total, views.decimals),
+                "worst_days": days(max(cases.values(), default=0.0), views.decimals),
+                "by_stage": {
+                    s: days(v, views.decimals) for s, v in sorted(by_stage[who].items()) if v > 0
+                },
+                "cases": sorted(
+                    (
+                        {
+                            "case_id": k,
+                            "case_number": numbers.get(k),
+                            "overdue_days": days(v, views.decimals),
+                        }
+                        for k, v in overdue_cases.items()
+                    ),
+                    key=_worst_first,
+                ),
+            }
+        )
+    return sorted(parties, key=lambda p: (-p["overdue_s"], p["party"]))
+
+
+def _worst_first(case: dict[str, Any]) -> tuple[Any, str]:
+    return (-case["overdue_days"], case["case_number"] or "")

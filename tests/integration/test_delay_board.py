@@ -1,5 +1,7 @@
-"""The delay board adds up in the database exactly what who-delayed-what adds up in Python:
-the same parties, the same totals, and its few cases are the worst of the full list."""
+"""Who-delayed-what and the delay board read the projector's kept totals; both must say
+exactly what the definition says, every custody interval and 督办 run judged and added up
+(``delays_from_intervals``): the same parties, the same totals, the same cases — one party
+asked alone as in the whole list — and the board's few cases are the worst of the list."""
 
 from __future__ import annotations
 
@@ -16,7 +18,11 @@ from ledger.settings import Settings
 from projections import schema
 from projections.queries import Views, overdue_expr
 from projections.viewsets import views_as_of
-from tests.integration.projection_helpers import kept_totals, totals_from_rows
+from tests.integration.projection_helpers import (
+    delays_from_intervals,
+    kept_totals,
+    totals_from_rows,
+)
 
 ZONE = ZoneInfo("Asia/Shanghai")
 TOTALS = ("party", "cases_held", "cases_overdue", "overdue_days", "worst_days", "by_stage")
@@ -32,7 +38,8 @@ def test_the_board_adds_up_what_who_delayed_what_adds_up(database_url: str, part
         assert kept["parties"] and kept == totals_from_rows(ledger.engine, views.view_set)
         cut = False  # the board left some cases out somewhere: its top really is a top
         for now in (datetime(2024, 9, 30, tzinfo=ZONE), datetime(2026, 1, 1, tzinfo=ZONE)):
-            full = views.who_delayed_what(party, now)
+            full = delays_from_intervals(views, party, now)
+            _same_as_defined(views, party, now, full)
             board = views.delay_board(party, now, top=3)
             assert [{k: r[k] for k in TOTALS} for r in board] == [
                 {k: r[k] for k in TOTALS} for r in full
@@ -79,9 +86,25 @@ def _settled(views: Views, now: datetime) -> tuple[int, int]:
     return int(settled), int(unsettled)
 
 
+SAME = (*TOTALS, "cases")
+
+
+def _same_as_defined(views: Views, party: str, now: datetime, full: list[dict]) -> None:
+    """Who-delayed-what, for every party and for each party asked alone, is the definition's
+    list (overdue seconds added up in another order may differ in the last float digits)."""
+    listed = views.who_delayed_what(party, now)
+    assert [{k: r[k] for k in SAME} for r in listed] == [{k: r[k] for k in SAME} for r in full]
+    assert [r["overdue_s"] for r in listed] == pytest.approx([r["overdue_s"] for r in full])
+    for row in full:
+        alone = views.who_delayed_what(party, now, only=[row["party"]])
+        assert [{k: r[k] for k in SAME} for r in alone] == [{k: row[k] for k in SAME}]
+    assert views.who_delayed_what(party, now, only=["no-such-party"]) == []
+
+
 def _same_totals(views: Views, now: datetime) -> None:
     for party in ("unit", "person", "leader"):
-        full = views.who_delayed_what(party, now)
+        full = delays_from_intervals(views, party, now)
+        _same_as_defined(views, party, now, full)
         board = views.delay_board(party, now, top=3)
         assert [{k: r[k] for k in TOTALS} for r in board] == [
             {k: r[k] for k in TOTALS} for r in full

@@ -71,6 +71,21 @@ def _serving(database_url: str, tmp_path: Path) -> Iterator[str]:
             server.wait(timeout=20)
 
 
+def _letter(received: str, registered: str) -> dict[str, object]:
+    """The body of a letter's registration."""
+    return {
+        "occurred_at": registered,
+        "channel": "来信",
+        "received_at": received,
+        "matter_kind": "申诉求决",
+        "category": "住房保障",
+        "summary": "公租房屋顶漏水",
+        "petitioner_kind": "实名",
+        "petitioners": [{"name": "张秀英"}],
+        "headcount": 1,
+    }
+
+
 def _get(base: str, path: str) -> dict[str, object] | None:
     try:
         response = httpx.get(base + path, timeout=2)
@@ -90,17 +105,7 @@ def _until(condition: object, what: str, seconds: float = 60) -> None:
 
 def test_a_case_registered_through_a_worker_reaches_the_views(served: str, world: World) -> None:
     clerk = token(world.clerk, Role.REGISTRAR, world.office)
-    body = {
-        "occurred_at": local("2025-03-03 11:00"),
-        "channel": "来信",
-        "received_at": local("2025-03-03 09:00"),
-        "matter_kind": "申诉求决",
-        "category": "住房保障",
-        "summary": "公租房屋顶漏水",
-        "petitioner_kind": "实名",
-        "petitioners": [{"name": "张秀英"}],
-        "headcount": 1,
-    }
+    body = _letter(received=local("2025-03-03 09:00"), registered=local("2025-03-03 11:00"))
     registered = httpx.post(served + "/cases", json=body, headers=clerk, timeout=10)
     assert registered.status_code == 201, registered.text
     position = registered.json()["position"]
@@ -149,17 +154,7 @@ def test_on_sqlite_the_served_log_is_checkpointed_beside_the_commands(tmp_path: 
         time.sleep(0.5)  # a checkpoint after the catch-up, if any
         written = path.stat().st_mtime_ns
         received = datetime.now(UTC) - timedelta(hours=3)
-        body = {
-            "occurred_at": (received + timedelta(hours=1)).isoformat(),
-            "channel": "来信",
-            "received_at": received.isoformat(),
-            "matter_kind": "申诉求决",
-            "category": "住房保障",
-            "summary": "公租房屋顶漏水",
-            "petitioner_kind": "实名",
-            "petitioners": [{"name": "张秀英"}],
-            "headcount": 1,
-        }
+        body = _letter(received.isoformat(), (received + timedelta(hours=1)).isoformat())
         registered = httpx.post(base + "/cases", json=body, headers=clerk, timeout=10)
         assert registered.status_code == 201, registered.text
         # In WAL mode only a checkpoint writes the database file itself.

@@ -23,7 +23,6 @@ from rich.table import Table
 
 from api.presenters import Names, case_view, history_view, instant_from_text, plain
 from domain.errors import DomainError
-from ledger import checkpoints
 from ledger.application import Ledger
 from ledger.settings import Settings
 
@@ -219,33 +218,14 @@ def serve(
     out.print("Get a token with `petition token issue …` (or `petition token demo`).")
     json_logging()
     options: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False}
-    if settings.is_sqlite:  # (set before any connection, here or in the workers, is made)
-        os.environ[checkpoints.CHECKPOINTS_ENV] = checkpoints.BACKGROUND
     if workers == 1:
         app = create_app(settings, run_projector=projector)
         tune_collector()
-        with _wal_checkpointer(settings):
-            uvicorn.run(app, **options)
+        uvicorn.run(app, **options)
         return
     os.environ[PROJECTOR_ENV] = "0"  # the workers' apps: this process projects
-    with _projector_thread(settings) if projector else nullcontext(), _wal_checkpointer(settings):
+    with _projector_thread(settings) if projector else nullcontext():
         uvicorn.run("api.http:app_from_environment", factory=True, workers=workers, **options)
-
-
-@contextmanager
-def _wal_checkpointer(settings: Settings) -> Iterator[None]:
-    """SQLite: the WAL checkpointed by a thread of this process (``ledger.checkpoints``)."""
-    if not settings.is_sqlite:
-        yield
-        return
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(settings.database_url)
-    try:
-        with checkpoints.WalCheckpointer(engine):
-            yield
-    finally:
-        engine.dispose()
 
 
 PROJECTOR_NICENESS = 10

@@ -14,9 +14,8 @@ the engine, so this module is the PERSISTENCE_MODULE instead:
   drops every connection as old as it.
 - SQLite: writers of the store take a lock shared with every process writing the same file
   (``ledger.writer_lock``), so one waits for another without SQLite's stepped busy sleeps; a
-  busy timeout still, for writers that do not take it; a larger page cache per
-  connection (below); and, under ``petition serve``, no checkpoint inside a commit
-  (``ledger.checkpoints``).
+  busy timeout still, for writers that do not take it; and a larger page cache per
+  connection (below).
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
-from ledger import checkpoints
 from ledger.seals import SealingRecorder, SnapshotRecorder
 from ledger.writer_lock import WriterLock
 
@@ -71,7 +69,6 @@ def _sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA cache_size = -{SQLITE_PAGE_CACHE_KIB}")
     finally:
         cursor.close()
-    checkpoints.configure_connection(dbapi_connection)
 
 
 def ping_idle_connections(engine: Engine) -> None:

@@ -10,8 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,9 +17,8 @@ import pytest
 
 from api.security import Role
 from ledger.application import Ledger
-from ledger.settings import Settings
 from tests.integration.test_http import SECRET, local, token
-from tests.world import World, build_world
+from tests.world import World
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +36,6 @@ def _free_port() -> int:
 @pytest.fixture
 def served(database_url: str, world: World, ledger: Ledger, tmp_path: Path) -> Iterator[str]:
     ledger.close()  # the world is written; the server opens the database itself
-    with _serving(database_url, tmp_path) as base:
-        yield base
-
-
-@contextmanager
-def _serving(database_url: str, tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "LEDGER_TOKEN_SECRET": SECRET}
     with (tmp_path / "server.log").open("wb") as log:
@@ -71,21 +62,6 @@ def _serving(database_url: str, tmp_path: Path) -> Iterator[str]:
             server.wait(timeout=20)
 
 
-def _letter(received: str, registered: str) -> dict[str, object]:
-    """The body of a letter's registration."""
-    return {
-        "occurred_at": registered,
-        "channel": "来信",
-        "received_at": received,
-        "matter_kind": "申诉求决",
-        "category": "住房保障",
-        "summary": "公租房屋顶漏水",
-        "petitioner_kind": "实名",
-        "petitioners": [{"name": "张秀英"}],
-        "headcount": 1,
-    }
-
-
 def _get(base: str, path: str) -> dict[str, object] | None:
     try:
         response = httpx.get(base + path, timeout=2)
@@ -105,7 +81,17 @@ def _until(condition: object, what: str, seconds: float = 60) -> None:
 
 def test_a_case_registered_through_a_worker_reaches_the_views(served: str, world: World) -> None:
     clerk = token(world.clerk, Role.REGISTRAR, world.office)
-    body = _letter(received=local("2025-03-03 09:00"), registered=local("2025-03-03 11:00"))
+    body = {
+        "occurred_at": local("2025-03-03 11:00"),
+        "channel": "来信",
+        "received_at": local("2025-03-03 09:00"),
+        "matter_kind": "申诉求决",
+        "category": "住房保障",
+        "summary": "公租房屋顶漏水",
+        "petitioner_kind": "实名",
+        "petitioners": [{"name": "张秀英"}],
+        "headcount": 1,
+    }
     registered = httpx.post(served + "/cases", json=body, headers=clerk, timeout=10)
     assert registered.status_code == 201, registered.text
     position = registered.json()["position"]
@@ -136,26 +122,3 @@ def test_every_worker_writes_its_request_log(served: str, world: World, tmp_path
         return found
 
     _until(lambda: logged() >= set(asked), "every request in the JSON request log", 10)
-
-
-def test_on_sqlite_the_served_log_is_checkpointed_beside_the_commands(tmp_path: Path) -> None:
-    """Under `petition serve` a thread copies the WAL back into the database file within a
-    moment of a command (``ledger.checkpoints``); SQLite alone would wait for 1,000 pages."""
-    path = tmp_path / "served.sqlite3"
-    url = f"sqlite:///{path}"
-    ledger = Ledger(Settings(database_url=url))
-    try:
-        world = build_world(ledger, datetime.now(UTC) - timedelta(days=1))
-    finally:
-        ledger.close()
-    with _serving(url, tmp_path) as base:
-        clerk = token(world.clerk, Role.REGISTRAR, world.office)
-        _until(lambda: _get(base, "/healthz")["projector"]["events_behind"] == 0, "catch-up")  # type: ignore[index]
-        time.sleep(0.5)  # a checkpoint after the catch-up, if any
-        written = path.stat().st_mtime_ns
-        received = datetime.now(UTC) - timedelta(hours=3)
-        body = _letter(received.isoformat(), (received + timedelta(hours=1)).isoformat())
-        registered = httpx.post(base + "/cases", json=body, headers=clerk, timeout=10)
-        assert registered.status_code == 201, registered.text
-        # In WAL mode only a checkpoint writes the database file itself.
-        _until(lambda: path.stat().st_mtime_ns > written, "the database file to be written", 10)

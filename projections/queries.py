@@ -118,6 +118,14 @@ class _Delays(NamedTuple):
     stale: Counter[str]  # party -> its open cases the closed-time index also lists
 
 
+def _worst_first(closed: dict[str, float], moving: dict[str, float]) -> list[tuple[float, str]]:
+    """(overdue seconds, case) of a party's overdue cases, worst first: the cases whose time
+    with it is all closed, and the ``moving`` ones (open, or read from their intervals) with
+    their whole time, which replaces what the index gave them."""
+    found = {**closed, **moving}
+    return sorted(((o, c) for c, o in found.items() if o > 0), key=lambda x: (-x[0], x[1]))
+
+
 class Views:
     """Every view of one view set, for one rule set."""
 
@@ -498,9 +506,7 @@ class Views:
             "top": top + stale,
         }
         found = {case_id: overdue for case_id, overdue in conn.execute(_WORST_CLOSED, values)}
-        found.update(moving)
-        ranked = sorted(((o, c) for c, o in found.items() if o > 0), key=lambda x: (-x[0], x[1]))
-        return ranked[:top]
+        return _worst_first(found, moving)[:top]
 
     def _open_parts(
         self, conn: sa.Connection, party: str, n: float, parties: list[str] | None = None
@@ -576,13 +582,10 @@ class Views:
         with self.engine.connect() as conn:
             delays = self._delays(conn, party, n, only)
             overdue = self._overdue_closed(conn, party, n, only)
-            listed: dict[str, list[tuple[float, str]]] = {}
-            for who in delays.sums:
-                found = overdue.get(who, {})
-                found.update(delays.candidates.get(who, {}))
-                listed[who] = sorted(
-                    ((o, c) for c, o in found.items() if o > 0), key=lambda x: (-x[0], x[1])
-                )
+            listed = {
+                who: _worst_first(overdue.get(who, {}), delays.candidates.get(who, {}))
+                for who in delays.sums
+            }
             wanted = {c for cases in listed.values() for _, c in cases}
             numbers = self.case_numbers(conn, None if only is None else wanted)
         rows = [self._delay_row(who, delays, listed[who], numbers) for who in delays.sums]

@@ -89,7 +89,7 @@ def _run_overdue_expr(now: float) -> sa.ColumnElement[float]:
 
 _dc = schema.delay_cases
 _WORST_CLOSED = (
-    sa.select(_dc.c.case_id, _dc.c.overdue_s)
+    sa.select(_dc.c.case_id, _dc.c.overdue_s, _dc.c.case_number)
     .where(
         _dc.c.view_set == sa.bindparam("view_set"),
         _dc.c.kind == sa.bindparam("kind"),
@@ -334,14 +334,17 @@ class Views:
                 key=lambda who: (-sums[who][2], who),
             )
             shown = ordered[offset:] if limit is None else ordered[offset : offset + limit]
+            numbers: dict[str, str] = {}
             worst_cases = {
                 who: self._worst(
-                    conn, party, who, n, top, delays.candidates[who], delays.stale[who]
+                    conn, party, who, n, top, delays.candidates[who], delays.stale[who], numbers
                 )
                 for who in shown
             }
-            numbers = self.case_numbers(
-                conn, {c for found in worst_cases.values() for _, c in found}
+            numbers.update(
+                self.case_numbers(
+                    conn, {c for found in worst_cases.values() for _, c in found} - numbers.keys()
+                )
             )
         board = [
             {
@@ -493,11 +496,13 @@ class Views:
         top: int,
         moving: dict[str, float],
         stale: int,
+        numbers: dict[str, str],
     ) -> list[tuple[float, str]]:
         """A party's ``top`` worst cases at ``n``: those whose time with it is all closed,
         from the index, and the ``moving`` ones (open, or read from their intervals) with
         their whole time. The index gives an open case its closed time only, so as many more
-        are read as there are open cases with closed time (``stale``) for the party."""
+        are read as there are open cases with closed time (``stale``) for the party. The
+        numbers of the cases read from the index are added to ``numbers``."""
         values = {
             "view_set": self.view_set,
             "kind": party,
@@ -505,7 +510,10 @@ class Views:
             "n": n,
             "top": top + stale,
         }
-        found = {case_id: overdue for case_id, overdue in conn.execute(_WORST_CLOSED, values)}
+        found: dict[str, float] = {}
+        for case_id, overdue, number in conn.execute(_WORST_CLOSED, values):
+            found[case_id] = overdue
+            numbers[case_id] = number
         return _worst_first(found, moving)[:top]
 
     def _open_parts(
@@ -581,31 +589,35 @@ class Views:
         n = now.timestamp()
         with self.engine.connect() as conn:
             delays = self._delays(conn, party, n, only)
-            overdue = self._overdue_closed(conn, party, n, only)
+            overdue, numbers = self._overdue_closed(conn, party, n, only)
             listed = {
                 who: _worst_first(overdue.get(who, {}), delays.candidates.get(who, {}))
                 for who in delays.sums
             }
-            wanted = {c for cases in listed.values() for _, c in cases}
-            numbers = self.case_numbers(conn, None if only is None else wanted)
+            # only the open cases' (and those read from their intervals') numbers are missing
+            wanted = {c for cases in listed.values() for _, c in cases if c not in numbers}
+            numbers.update(self.case_numbers(conn, wanted))
         rows = [self._delay_row(who, delays, listed[who], numbers) for who in delays.sums]
         return sorted(rows, key=lambda r: (-r["overdue_s"], r["party"]))
 
     def _overdue_closed(
         self, conn: sa.Connection, party: str, n: float, parties: Sequence[str] | None
-    ) -> dict[str, dict[str, float]]:
+    ) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
         """party -> case -> the closed overdue seconds of the case with it, of the cases
-        whose custody all closed by ``n`` (the rest are the candidates of :meth:`_delays`)."""
+        whose custody all closed by ``n`` (the rest are the candidates of :meth:`_delays`),
+        and those cases' numbers: all read from the worst-first index alone."""
         c = schema.delay_cases
-        query = sa.select(c.c.party, c.c.case_id, c.c.overdue_s).where(
+        query = sa.select(c.c.party, c.c.case_id, c.c.overdue_s, c.c.case_number).where(
             c.c.view_set == self.view_set, c.c.kind == party, c.c.overdue_s > 0, c.c.ended_s <= n
         )
         if parties is not None:
             query = query.where(c.c.party.in_(list(parties)))
         found: dict[str, dict[str, float]] = defaultdict(dict)
-        for who, case_id, overdue_s in conn.execute(query):
+        numbers: dict[str, str] = {}
+        for who, case_id, overdue_s, number in conn.execute(query):
             found[who][case_id] = overdue_s
-        return found
+            numbers[case_id] = number
+        return found, numbers
 
     def case_numbers(self, conn: sa.Connection, case_ids: Collection[str] | None) -> dict[Any, Any]:
         """Case numbers by case id: of the given cases (read by key), or of every case."""

@@ -140,7 +140,7 @@ _columns(
 )
 _columns(
     schema.delay_cases,
-    ("view_set", "case_id", "kind", "party", "overdue_s", "ended_s", "settled"),
+    ("view_set", "case_id", "kind", "party", "overdue_s", "ended_s", "settled", "case_number"),
 )
 _plain, _held, _flags = itemgetter(*_PLAIN), itemgetter(*_HELD), itemgetter(*_FLAGS)
 _outcome, _closing = itemgetter(*_OUTCOME), itemgetter(*_CLOSING)
@@ -305,7 +305,7 @@ def settled_delay(view_set: str, judgment: Judgment) -> dict[str, list[Row]]:
     if not parts:
         return {"rm_delay_parts": [], "rm_delay_cases": []}
     ended = max(ends)
-    cid = judgment.case_id
+    cid, number = judgment.case_id, judgment.summary["case_number"]
     per_party: dict[tuple[str, str | None], float] = {}
     for (kind, party, _), overdue in parts.items():
         per_party[kind, party] = per_party.get((kind, party), 0.0) + overdue
@@ -315,7 +315,7 @@ def settled_delay(view_set: str, judgment: Judgment) -> dict[str, list[Row]]:
             for (kind, party, stage), overdue in parts.items()
         ],
         "rm_delay_cases": [
-            (view_set, cid, kind, party, overdue, ended, settled)
+            (view_set, cid, kind, party, overdue, ended, settled, number)
             for (kind, party), overdue in per_party.items()
         ],
     }

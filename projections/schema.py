@@ -14,12 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-PROJECTION_VERSION = 6
+PROJECTION_VERSION = 7
 """The shape and meaning of the rows a fact produces. Part of every view set's digest, so views
 built by an earlier projector are never read as if they were this one's (2: rm_delay_parts;
 3: the delay board's totals per party, kept by the projector; 4: rm_repeats; 5: the
 totals hold every case's closed custody, open or not; 6: on PostgreSQL the case tables are
-partitioned by view set, and the plain tables of earlier view sets are made again, empty)."""
+partitioned by view set, and the plain tables of earlier view sets are made again, empty;
+7: rm_delay_cases holds the case's number)."""
 
 metadata = sa.MetaData()
 
@@ -243,10 +244,23 @@ delay_cases = sa.Table(
     sa.Column("overdue_s", sa.Float, nullable=False),
     sa.Column("ended_s", sa.Float, nullable=False),
     sa.Column("settled", sa.Boolean, nullable=False),
+    # The case's number, so that a party's overdue cases are listed from this table alone.
+    sa.Column("case_number", sa.String(64), nullable=False),
     # By case, holding what the board reads of an open case's closed time (so that SQLite
     # prefers it to walking the worst-first index over every case of the kind).
     sa.Index("rm_delay_cases_by_case", "view_set", "case_id", "kind", "party", "overdue_s"),
-    sa.Index("rm_delay_cases_worst", "view_set", "kind", "party", "overdue_s", "case_id"),
+    # A party's cases worst first, holding all that who-delayed-what lists of them: one range
+    # of the index answers it, with no row of the table (or of rm_cases) read per case.
+    sa.Index(
+        "rm_delay_cases_worst",
+        "view_set",
+        "kind",
+        "party",
+        "overdue_s",
+        "case_id",
+        "ended_s",
+        "case_number",
+    ),
 )
 
 delay_totals = sa.Table(

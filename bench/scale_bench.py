@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import multiprocessing
 import os
 import random
@@ -222,6 +223,9 @@ def step_rebuild(url: str, rulebook: str) -> dict[str, Any]:
             last[0] = time.perf_counter()
             log(f"rebuild {loaded.rules.rulebook.name}: {done}/{total} cases")
 
+    phases = _Phases()
+    logging.getLogger("projections.rebuild").addHandler(phases)
+    logging.getLogger("projections.rebuild").setLevel(logging.INFO)
     with Sampler(2) as sampler:
         started = time.perf_counter()
         name = rebuild(engine, loaded, on_progress=progress)
@@ -234,7 +238,22 @@ def step_rebuild(url: str, rulebook: str) -> dict[str, Any]:
         "rebuild_peak_rss_mib": round(peak_mib(), 1),
         "rebuild_worker_peak_rss_mib": round(children, 1),
         "rebuild_rss_quartiles_mib": sampler.quartiles(),
+        "rebuild_phases_s": phases.seconds,
     }
+
+
+class _Phases(logging.Handler):
+    """The rebuild's phases (ranges, indexes, repeats, catch-up) as it logs them, in seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        phase = getattr(record, "phase", None)
+        if phase is not None:
+            self.seconds[phase] = round(getattr(record, "seconds", 0.0), 1)
+            log(record.getMessage())
 
 
 def step_diff(url: str, a: str, b: str, moved: bool = True) -> dict[str, Any]:

@@ -78,3 +78,13 @@ def test_an_interrupted_first_build_leaves_nothing_unindexed_once_the_views_star
     assert secondary_indexes(engine) == set()
     schema.create_all(engine)  # what the API, the projector and every view command run first
     assert secondary_indexes(engine) == EVERY_INDEX
+
+
+def test_a_rebuild_logs_how_long_each_phase_took(
+    sqlite_world: World, national: LoadedRules, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="projections.rebuild")
+    name = rebuild(sqlite_world.ledger.engine, national, cases_per_commit=2)
+    phases = [r for r in caplog.records if hasattr(r, "phase")]
+    assert [r.phase for r in phases] == ["ranges", "indexes", "repeats", "catch-up"]
+    assert all(r.seconds >= 0 and name in r.getMessage() for r in phases)

@@ -17,6 +17,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from projections import schema
 
@@ -110,8 +111,20 @@ def _index_statements(table: sa.Table, view_set: str) -> list[str]:
         )
     for index in sorted(table.indexes, key=lambda i: str(i.name)):
         columns = ", ".join(c.name for c in index.columns)
-        statements.append(f"CREATE INDEX {_index_name(index, view_set)} ON {name} ({columns})")
+        where = index.dialect_options["postgresql"]["where"]
+        # (a partial index's partition index holds the parent's predicate, or ATTACH would
+        # build another one)
+        predicate = "" if where is None else f" WHERE {_sql(where)}"
+        statements.append(
+            f"CREATE INDEX {_index_name(index, view_set)} ON {name} ({columns}){predicate}"
+        )
     return statements
+
+
+def _sql(clause: sa.ClauseElement) -> str:
+    dialect = postgresql.psycopg2.dialect()  # type: ignore[no-untyped-call]
+    kwargs = {"literal_binds": True, "include_table": False}
+    return str(clause.compile(dialect=dialect, compile_kwargs=kwargs))
 
 
 def attach(engine: sa.Engine, view_set: str, workers: int = 2) -> None:

@@ -94,7 +94,7 @@ _WORST_CLOSED = (
         _dc.c.view_set == sa.bindparam("view_set"),
         _dc.c.kind == sa.bindparam("kind"),
         _dc.c.party == sa.bindparam("party"),
-        _dc.c.overdue_s > 0,
+        schema.OVERDUE,
         _dc.c.ended_s <= sa.bindparam("n"),
     )
     .order_by(_dc.c.overdue_s.desc(), _dc.c.case_id)
@@ -608,7 +608,7 @@ class Views:
         and those cases' numbers: all read from the worst-first index alone."""
         c = schema.delay_cases
         query = sa.select(c.c.party, c.c.case_id, c.c.overdue_s, c.c.case_number).where(
-            c.c.view_set == self.view_set, c.c.kind == party, c.c.overdue_s > 0, c.c.ended_s <= n
+            c.c.view_set == self.view_set, c.c.kind == party, schema.OVERDUE, c.c.ended_s <= n
         )
         if parties is not None:
             query = query.where(c.c.party.in_(list(parties)))

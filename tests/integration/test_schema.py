@@ -30,7 +30,7 @@ def test_a_view_table_of_an_earlier_shape_is_made_again(database_url: str) -> No
         assert "rm_clock_runs_notices_open" in {
             i["name"] for i in inspector.get_indexes("rm_clock_runs")
         }
-        assert "rm_delay_cases_worst" in {
+        assert "rm_delay_cases_overdue" in {
             i["name"] for i in inspector.get_indexes("rm_delay_cases")
         }
     finally:

@@ -293,7 +293,7 @@ class Views:
                 _run_overdue_expr(n).label("overdue_s"),
             ).where(
                 r.c.view_set == self.view_set,
-                r.c.held_by == "supervised_unit",
+                schema.NOTICE,
                 r.c.started_s <= n,
             )
             if only is not None:
@@ -530,13 +530,13 @@ class Views:
                 t.c[column],
                 sa.func.coalesce(t.c.clock, t.c.stage),
                 overdue_expr(t, n),
-            ).where(t.c.view_set == self.view_set, t.c.end_s.is_(None), t.c.start_s <= n)
+            ).where(t.c.view_set == self.view_set, schema.OPEN_CUSTODY, t.c.start_s <= n)
         ]
         if party == "unit":
             parts.append(
                 sa.select(r.c.case_id, r.c.unit, r.c.clock, _run_overdue_expr(n)).where(
                     r.c.view_set == self.view_set,
-                    r.c.held_by == "supervised_unit",
+                    schema.NOTICE,
                     r.c.stopped_s.is_(None),
                     r.c.started_s <= n,
                 )
@@ -799,7 +799,7 @@ class Views:
         r = schema.clock_runs
         return (
             r.c.view_set == self.view_set,
-            r.c.held_by == "supervised_unit",
+            schema.NOTICE,
             r.c.started_s <= n,
             r.c.cancelled.is_(False),
             # its deadline passed before an answer came (or before now, if none has)

@@ -158,7 +158,19 @@ custody = sa.Table(
     sa.Index("rm_custody_holder", "view_set", "holder_unit", "end_s"),
     sa.Index("rm_custody_handler", "view_set", "handler", "end_s"),
     sa.Index("rm_custody_leader", "view_set", "leader", "end_s"),
-    sa.Index("rm_custody_open", "view_set", "end_s"),  # the open intervals, for the board
+)
+
+OPEN_CUSTODY = custody.c.end_s.is_(None)
+"""The intervals still open: the rows of the board's partial index (named as is in queries)."""
+
+# The open intervals, for the board: a partial index (at 1M cases 3 MB and under a second to
+# build, where one of every interval by its end took 333 MB and 12 s).
+sa.Index(
+    "rm_custody_open",
+    custody.c.view_set,
+    custody.c.start_s,
+    postgresql_where=OPEN_CUSTODY,
+    sqlite_where=OPEN_CUSTODY,
 )
 
 _ON_TIME = ("cancelled", "deadline_end_s", "started_s", "stopped_s", "unit", "case_id")
@@ -189,13 +201,26 @@ clock_runs = sa.Table(
     sa.Column("stopped_period", sa.String(16)),
     sa.Column("deadline_period", sa.String(16)),
     sa.Index("rm_clock_runs_unit", "view_set", "unit", "clock"),
-    # The running 督办 notices, for the board (most running clocks are a case's own).
-    sa.Index("rm_clock_runs_notices_open", "view_set", "held_by", "stopped_s"),
     # The on-time rates: one clock's runs counted in a period, from the index alone. The
     # period leads: led by the view set, SQLite's planner takes this covering index for a
     # case's runs (view set and case id, a key it must otherwise look up rows from).
     sa.Index("rm_clock_runs_deadline_period", "deadline_period", "clock", "view_set", *_ON_TIME),
     sa.Index("rm_clock_runs_started_period", "started_period", "clock", "view_set", *_ON_TIME),
+)
+
+NOTICE = clock_runs.c.held_by == sa.literal_column("'supervised_unit'")
+"""A 督办 notice's clock, which runs against the supervised unit: the rows of a partial index,
+so queries name it as a literal (SQLite uses a partial index only for its own term)."""
+
+# The 督办 notices (most clocks are a case's own), running or not, for the board and the
+# ignored-supervision pattern: at 1M cases 3 MB and under a second to build, where one of
+# every clock run took 403 MB and 14 s.
+sa.Index(
+    "rm_clock_runs_notices_open",
+    clock_runs.c.view_set,
+    clock_runs.c.stopped_s,
+    postgresql_where=NOTICE,
+    sqlite_where=NOTICE,
 )
 
 patterns = sa.Table(

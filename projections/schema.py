@@ -160,18 +160,23 @@ custody = sa.Table(
     sa.Index("rm_custody_leader", "view_set", "leader", "end_s"),
 )
 
+
+def _partial_index(
+    name: str, where: sa.ColumnElement[bool], table: sa.Table, *columns: str
+) -> sa.Index:
+    """An index of only the rows ``where`` holds, on both databases (the queries that are to
+    use it name ``where`` itself: SQLite needs the very term)."""
+    return sa.Index(
+        name, *(table.c[c] for c in columns), postgresql_where=where, sqlite_where=where
+    )
+
+
 OPEN_CUSTODY = custody.c.end_s.is_(None)
 """The intervals still open: the rows of the board's partial index (named as is in queries)."""
 
 # The open intervals, for the board: a partial index (at 1M cases 3 MB and under a second to
 # build, where one of every interval by its end took 333 MB and 12 s).
-sa.Index(
-    "rm_custody_open",
-    custody.c.view_set,
-    custody.c.start_s,
-    postgresql_where=OPEN_CUSTODY,
-    sqlite_where=OPEN_CUSTODY,
-)
+_partial_index("rm_custody_open", OPEN_CUSTODY, custody, "view_set", "start_s")
 
 _ON_TIME = ("cancelled", "deadline_end_s", "started_s", "stopped_s", "unit", "case_id")
 """What an on-time rate reads of a clock run."""
@@ -215,13 +220,7 @@ so queries name it as a literal (SQLite uses a partial index only for its own te
 # The 督办 notices (most clocks are a case's own), running or not, for the board and the
 # ignored-supervision pattern: at 1M cases 3 MB and under a second to build, where one of
 # every clock run took 403 MB and 14 s.
-sa.Index(
-    "rm_clock_runs_notices_open",
-    clock_runs.c.view_set,
-    clock_runs.c.stopped_s,
-    postgresql_where=NOTICE,
-    sqlite_where=NOTICE,
-)
+_partial_index("rm_clock_runs_notices_open", NOTICE, clock_runs, "view_set", "stopped_s")
 
 patterns = sa.Table(
     "rm_patterns",
@@ -280,15 +279,14 @@ OVERDUE = delay_cases.c.overdue_s > sa.literal_column("0")
 """The rows the worst-first index holds. A literal, not a bound value: SQLite uses a partial
 index only for a query whose WHERE holds the index's own term."""
 
-sa.Index(
-    # A party's overdue cases worst first, holding all that who-delayed-what lists of them: one
-    # range of the index answers it, with no row of the table (or of rm_cases) read per case.
-    # Only the overdue rows (about one in ten): the rest are never listed.
+# A party's overdue cases worst first, holding all that who-delayed-what lists of them: one
+# range of the index answers it, with no row of the table (or of rm_cases) read per case.
+# Only the overdue rows (about one in ten): the rest are never listed.
+_partial_index(
     "rm_delay_cases_overdue",
-    *(delay_cases.c[name] for name in ("view_set", "kind", "party", "overdue_s", "case_id")),
-    *(delay_cases.c[name] for name in ("ended_s", "case_number")),
-    postgresql_where=OVERDUE,
-    sqlite_where=OVERDUE,
+    OVERDUE,
+    delay_cases,
+    *("view_set", "kind", "party", "overdue_s", "case_id", "ended_s", "case_number"),
 )
 
 delay_totals = sa.Table(

@@ -35,7 +35,7 @@ from projections.viewsets import LoadedRules
 
 PARALLEL_FROM_CASES = 5000
 
-log_ = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -45,7 +45,7 @@ def _phase(name: str, phase: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
     seconds = time.perf_counter() - started
-    log_.info(
+    logger.info(
         "view set %s: %s in %.1f s",
         name,
         phase,
@@ -133,7 +133,7 @@ def rebuild(
                 partitions.attach(engine, name, workers=workers)
             else:
                 schema.create_all(engine)  # the indexes a build into empty tables deferred
-        with engine.begin() as conn, _phase(name, "repeats"):
+        with _phase(name, "repeats"), engine.begin() as conn:
             write_directory(conn, name, directory)
             repeats.decide_all(conn, name, loaded.rules)
             conn.execute(

@@ -21,6 +21,7 @@ from api.http import create_app
 from api.security import Role, issue
 from ledger.settings import Settings
 from tests.conftest import Clock
+from tests.integration.test_http import letter
 from tests.world import World
 
 SECRET = "console-secret-" + "c" * 40
@@ -75,17 +76,13 @@ def page(app: TestClient, path: str, token: str, method: str = "get") -> Any:
 
 
 def register(app: TestClient, w: World, **over: Any) -> str:
-    body = {
-        "occurred_at": written(app, "2025-03-03 11:00"),
-        "channel": "来信",
-        "received_at": local("2025-03-03 09:00"),
-        "matter_kind": "申诉求决",
-        "category": "住房保障",
-        "summary": "公租房屋顶漏水",
-        "petitioner_kind": "实名",
-        "petitioners": [{"name": "张秀英", "phone": "13800000000"}],
-        "headcount": 1,
-    } | over
+    body = letter(
+        **{
+            "occurred_at": written(app, "2025-03-03 11:00"),
+            "petitioners": [{"name": "张秀英", "phone": "13800000000"}],
+            **over,
+        }
+    )
     r = app.post(
         "/cases",
         json=body,

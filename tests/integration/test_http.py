@@ -42,8 +42,9 @@ def token(person: UUID, role: Role, unit: UUID) -> Headers:
     return {"Authorization": f"Bearer {jwt}"}
 
 
-def register(api: TestClient, w: World, **over: Any) -> dict[str, Any]:
-    body = {
+def letter(**over: Any) -> dict[str, Any]:
+    """The body of a letter's registration (a leaking council flat), with ``over`` changed."""
+    return {
         "occurred_at": local("2025-03-03 11:00"),
         "channel": "来信",
         "received_at": local("2025-03-03 09:00"),
@@ -56,6 +57,10 @@ def register(api: TestClient, w: World, **over: Any) -> dict[str, Any]:
         ],
         "headcount": 1,
     } | over
+
+
+def register(api: TestClient, w: World, **over: Any) -> dict[str, Any]:
+    body = letter(**over)
     response = api.post("/cases", json=body, headers=token(w.clerk, Role.REGISTRAR, w.office))
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]

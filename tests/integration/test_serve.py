@@ -17,7 +17,7 @@ import pytest
 
 from api.security import Role
 from ledger.application import Ledger
-from tests.integration.test_http import SECRET, local, token
+from tests.integration.test_http import SECRET, letter, token
 from tests.world import World
 
 pytestmark = pytest.mark.slow
@@ -81,17 +81,7 @@ def _until(condition: object, what: str, seconds: float = 60) -> None:
 
 def test_a_case_registered_through_a_worker_reaches_the_views(served: str, world: World) -> None:
     clerk = token(world.clerk, Role.REGISTRAR, world.office)
-    body = {
-        "occurred_at": local("2025-03-03 11:00"),
-        "channel": "来信",
-        "received_at": local("2025-03-03 09:00"),
-        "matter_kind": "申诉求决",
-        "category": "住房保障",
-        "summary": "公租房屋顶漏水",
-        "petitioner_kind": "实名",
-        "petitioners": [{"name": "张秀英"}],
-        "headcount": 1,
-    }
+    body = letter(petitioners=[{"name": "张秀英"}])
     registered = httpx.post(served + "/cases", json=body, headers=clerk, timeout=10)
     assert registered.status_code == 201, registered.text
     position = registered.json()["position"]

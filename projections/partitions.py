@@ -17,7 +17,6 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from projections import schema
 
@@ -101,30 +100,18 @@ def _index_name(index: sa.Index, view_set: str) -> str:
 
 
 def _index_statements(table: sa.Table, view_set: str) -> list[str]:
-    """The parent's key and indexes, for the partition (named after it)."""
+    """The parent's key and indexes, for the partition (named after it; a partial index's
+    with the parent's predicate, or ATTACH would build another one)."""
     name = partition_name(table, view_set)
     statements = []
-    key = [c.name for c in table.primary_key.columns]
+    key = schema.key_columns(table, "postgresql")
     if key:
         statements.append(
             f"ALTER TABLE {name} ADD CONSTRAINT {name}_pkey PRIMARY KEY ({', '.join(key)})"
         )
     for index in sorted(table.indexes, key=lambda i: str(i.name)):
-        columns = ", ".join(c.name for c in index.columns)
-        where = index.dialect_options["postgresql"]["where"]
-        # (a partial index's partition index holds the parent's predicate, or ATTACH would
-        # build another one)
-        predicate = "" if where is None else f" WHERE {_sql(where)}"
-        statements.append(
-            f"CREATE INDEX {_index_name(index, view_set)} ON {name} ({columns}){predicate}"
-        )
+        statements.append(schema.index_statement(index, name, _index_name(index, view_set)))
     return statements
-
-
-def _sql(clause: sa.ClauseElement) -> str:
-    dialect = postgresql.psycopg2.dialect()  # type: ignore[no-untyped-call]
-    kwargs = {"literal_binds": True, "include_table": False}
-    return str(clause.compile(dialect=dialect, compile_kwargs=kwargs))
 
 
 def attach(engine: sa.Engine, view_set: str, workers: int = 2) -> None:

@@ -13,19 +13,36 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateIndex, PrimaryKeyConstraint
 
-PROJECTION_VERSION = 7
+PROJECTION_VERSION = 8
 """The shape and meaning of the rows a fact produces. Part of every view set's digest, so views
 built by an earlier projector are never read as if they were this one's (2: rm_delay_parts;
 3: the delay board's totals per party, kept by the projector; 4: rm_repeats; 5: the
 totals hold every case's closed custody, open or not; 6: on PostgreSQL the case tables are
 partitioned by view set, and the plain tables of earlier view sets are made again, empty;
-7: rm_delay_cases holds the case's number)."""
+7: rm_delay_cases holds the case's number; 8: on PostgreSQL the keys are byte-ordered and
+the case tables' indexes leave out the view set)."""
 
 metadata = sa.MetaData()
 
-ID = sa.String(32)
-VIEW_SET = sa.String(80)
+
+def _key(length: int) -> sa.String:
+    """A string the read models look up and sort by: on PostgreSQL compared byte by byte
+    (collation "C"), so that sorting it to build an index can use abbreviated keys, where a
+    locale's collation (the database's default) compares every pair through the C library.
+    The keys are ids, names of view sets, periods and codes: their byte order is their order."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
+ID = _key(32)
+VIEW_SET = _key(80)
+PERIOD = _key(16)
+CODE = _key(40)
+"""A clock's or a pattern's name."""
+PARTY_KIND = _key(8)
+"""unit, person or leader: who a delay is counted against."""
 
 
 def _view_set() -> sa.Column[str]:
@@ -35,7 +52,7 @@ def _view_set() -> sa.Column[str]:
 view_sets = sa.Table(
     "rm_view_sets",
     metadata,
-    sa.Column("id", VIEW_SET, primary_key=True),
+    sa.Column("id", sa.String(80), primary_key=True),
     sa.Column("rulebook_name", sa.String(80), nullable=False),
     sa.Column("rulebook_version", sa.String(40), nullable=False),
     sa.Column("rulebook_digest", sa.String(64), nullable=False),
@@ -43,7 +60,7 @@ view_sets = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # building | ready | live | retired
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.Column("target_position", sa.BigInteger, nullable=True),  # what a rebuild runs up to
-    sa.Column("resume_after", ID, nullable=True),  # the last case a rebuild completed
+    sa.Column("resume_after", sa.String(32), nullable=True),  # the last case a rebuild completed
     sa.Column("calendar_years", sa.Text, nullable=False),
     sa.Column("created_s", sa.Float, nullable=False),
     sa.Column("activated_s", sa.Float, nullable=True),
@@ -71,7 +88,7 @@ cases = sa.Table(
     sa.Column("holder_unit", ID),
     sa.Column("handler", ID),
     sa.Column("leader", ID),
-    sa.Column("clock", sa.String(40)),
+    sa.Column("clock", CODE),
     sa.Column("deadline", sa.Date),
     sa.Column("deadline_end_s", sa.Float),
     sa.Column("unknown_year", sa.Integer),
@@ -93,11 +110,11 @@ cases = sa.Table(
     sa.Column("last_appeal_decision", sa.String(16)),
     sa.Column("competent_unit", ID),
     sa.Column("merged_into", ID),
-    sa.Column("received_period", sa.String(16), nullable=False),
-    sa.Column("registered_period", sa.String(16)),
-    sa.Column("accepted_period", sa.String(16)),
-    sa.Column("replied_period", sa.String(16)),
-    sa.Column("closed_period", sa.String(16)),
+    sa.Column("received_period", PERIOD, nullable=False),
+    sa.Column("registered_period", PERIOD),
+    sa.Column("accepted_period", PERIOD),
+    sa.Column("replied_period", PERIOD),
+    sa.Column("closed_period", PERIOD),
     sa.Index("rm_cases_number", "view_set", "case_number"),
     sa.Index("rm_cases_holder", "view_set", "holder_unit"),
     # A period's statistics read only the cases counted in it, from the index alone: each
@@ -146,7 +163,7 @@ custody = sa.Table(
     sa.Column("stage", sa.String(16), nullable=False),
     sa.Column("start_s", sa.Float, nullable=False),
     sa.Column("end_s", sa.Float),
-    sa.Column("clock", sa.String(40)),
+    sa.Column("clock", CODE),
     sa.Column("deadline", sa.Date),
     sa.Column("deadline_end_s", sa.Float),
     sa.Column("unknown_year", sa.Integer),
@@ -187,7 +204,7 @@ clock_runs = sa.Table(
     _view_set(),
     sa.Column("case_id", ID, primary_key=True),
     sa.Column("seq", sa.Integer, primary_key=True),
-    sa.Column("clock", sa.String(40), nullable=False),
+    sa.Column("clock", CODE, nullable=False),
     sa.Column("notice_no", sa.Integer, nullable=False),
     sa.Column("held_by", sa.String(16), nullable=False),
     sa.Column("unit", ID),
@@ -202,9 +219,9 @@ clock_runs = sa.Table(
     sa.Column("extension_days", sa.Integer, nullable=False),
     sa.Column("pause_days", sa.Integer, nullable=False),
     sa.Column("late", sa.Boolean),
-    sa.Column("started_period", sa.String(16), nullable=False),
-    sa.Column("stopped_period", sa.String(16)),
-    sa.Column("deadline_period", sa.String(16)),
+    sa.Column("started_period", PERIOD, nullable=False),
+    sa.Column("stopped_period", PERIOD),
+    sa.Column("deadline_period", PERIOD),
     sa.Index("rm_clock_runs_unit", "view_set", "unit", "clock"),
     # The on-time rates: one clock's runs counted in a period, from the index alone. The
     # period leads: led by the view set, SQLite's planner takes this covering index for a
@@ -228,7 +245,7 @@ patterns = sa.Table(
     _view_set(),
     sa.Column("case_id", ID, primary_key=True),
     sa.Column("seq", sa.Integer, primary_key=True),
-    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("kind", CODE, nullable=False),
     sa.Column("unit", ID),
     sa.Column("person", ID),
     sa.Column("at_s", sa.Float, nullable=False),
@@ -246,7 +263,7 @@ delay_parts = sa.Table(
     # intervals instead.
     sa.Column("view_set", VIEW_SET, nullable=False),
     sa.Column("case_id", ID, nullable=False),
-    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("kind", PARTY_KIND, nullable=False),
     sa.Column("party", ID),
     sa.Column("stage", sa.String(40), nullable=False),
     sa.Column("overdue_s", sa.Float, nullable=False),
@@ -263,7 +280,7 @@ delay_cases = sa.Table(
     # what an open interval adds to (is the case already overdue with that party?).
     sa.Column("view_set", VIEW_SET, nullable=False),
     sa.Column("case_id", ID, nullable=False),
-    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("kind", PARTY_KIND, nullable=False),
     sa.Column("party", ID),
     sa.Column("overdue_s", sa.Float, nullable=False),
     sa.Column("ended_s", sa.Float, nullable=False),
@@ -297,7 +314,7 @@ delay_totals = sa.Table(
     # re-judged case's new parts and subtracts its old ones, and integer sums come back
     # exactly to where they were). A board request reads one row per party, not per case.
     _view_set(),
-    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("kind", PARTY_KIND, primary_key=True),
     sa.Column("party", ID, primary_key=True),
     sa.Column("cases_held", sa.BigInteger, nullable=False),
     sa.Column("cases_overdue", sa.BigInteger, nullable=False),
@@ -309,7 +326,7 @@ delay_stage_totals = sa.Table(
     metadata,
     # The same overdue time per party and stage (clock), for the board's breakdown.
     _view_set(),
-    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("kind", PARTY_KIND, primary_key=True),
     sa.Column("party", ID, primary_key=True),
     sa.Column("stage", sa.String(40), primary_key=True),
     sa.Column("overdue_us", sa.BigInteger, nullable=False),
@@ -360,6 +377,66 @@ memberships = sa.Table(
 CASE_TABLES = (cases, case_petitioners, custody, clock_runs, patterns, delay_parts, delay_cases)
 for _table in CASE_TABLES:  # on PostgreSQL, a partition per view set (projections.partitions)
     _table.dialect_kwargs["postgresql_partition_by"] = "LIST (view_set)"
+
+
+def _one_view_set_per_table(dialect: str, table: sa.Table | None) -> bool:
+    return dialect == "postgresql" and table in CASE_TABLES
+
+
+def index_columns(index: sa.Index, dialect: str) -> list[str]:
+    """The columns of ``index`` on ``dialect``. On PostgreSQL a case table's partition holds
+    one view set, so its indexes leave the view set out: a constant leading key made every
+    entry longer and every comparison of a sort reach past it (at 1M cases, a fifth of a
+    rebuild's time went to building indexes)."""
+    names = [c.name for c in index.columns]
+    if _one_view_set_per_table(dialect, index.table):
+        names.remove("view_set")
+    return names
+
+
+def key_columns(table: sa.Table, dialect: str) -> list[str]:
+    """The columns of ``table``'s primary key on ``dialect``: on PostgreSQL a partitioned
+    table's key must hold the view set, but last (see :func:`index_columns`)."""
+    names = [c.name for c in table.primary_key.columns]
+    if _one_view_set_per_table(dialect, table) and "view_set" in names:
+        names.remove("view_set")
+        names.append("view_set")
+    return names
+
+
+@compiles(CreateIndex, "postgresql")
+def _create_index(create: CreateIndex, compiler: Any, **kw: Any) -> str:
+    index, table = create.element, create.element.table
+    if table is None or not _one_view_set_per_table("postgresql", table):
+        return str(compiler.visit_create_index(create, **kw))
+    return index_statement(index, table.name, str(index.name))
+
+
+def index_statement(index: sa.Index, table_name: str, name: str) -> str:
+    """``CREATE INDEX`` of a case table's index on PostgreSQL (on the parent or on one view
+    set's table), with its predicate if it is partial."""
+    columns = ", ".join(index_columns(index, "postgresql"))
+    where = index.dialect_options["postgresql"]["where"]
+    predicate = "" if where is None else f" WHERE {_postgresql_sql(where)}"
+    return f"CREATE INDEX {name} ON {table_name} ({columns}){predicate}"
+
+
+def _postgresql_sql(clause: sa.ClauseElement) -> str:
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.psycopg2.dialect()  # type: ignore[no-untyped-call]
+    kwargs = {"literal_binds": True, "include_table": False}
+    return str(clause.compile(dialect=dialect, compile_kwargs=kwargs))
+
+
+@compiles(PrimaryKeyConstraint, "postgresql")
+def _primary_key(constraint: PrimaryKeyConstraint, compiler: Any, **kw: Any) -> str:
+    table = constraint.table
+    if not _one_view_set_per_table("postgresql", table):
+        return str(compiler.visit_primary_key_constraint(constraint, **kw))
+    return f"PRIMARY KEY ({', '.join(key_columns(table, 'postgresql'))})"
+
+
 TOTAL_TABLES = (delay_totals, delay_stage_totals)
 """Added up over many cases: kept by adding what a written case brings and taking away what
 its earlier rows brought (``projections.delay_totals``)."""
@@ -381,8 +458,9 @@ def create_all(engine: sa.Engine) -> None:
     plain = _plain_case_tables(engine, existing)
     for table in VIEW_TABLES:
         if table.name in existing:
-            found = {c["name"] for c in inspector.get_columns(table.name)}
-            if found != {c.name for c in table.columns} or table.name in plain:
+            found = {_shape(c["name"], c["type"]) for c in inspector.get_columns(table.name)}
+            wanted = {_shape(c.name, c.type.dialect_impl(engine.dialect)) for c in table.columns}
+            if found != wanted or table.name in plain:
                 table.drop(engine)
     metadata.create_all(engine, checkfirst=True)
     for table in metadata.sorted_tables:
@@ -391,6 +469,12 @@ def create_all(engine: sa.Engine) -> None:
                 _drop_changed_indexes(engine, table, inspector)
             for index in table.indexes:
                 index.create(engine, checkfirst=True)
+
+
+def _shape(name: str, type_: Any) -> tuple[str, str | None]:
+    """What ``create_all`` compares of a column: its name, and its collation (PostgreSQL's
+    key columns became byte-ordered)."""
+    return name, getattr(type_, "collation", None)
 
 
 def _plain_case_tables(engine: sa.Engine, existing: set[str]) -> set[str]:
@@ -413,7 +497,7 @@ def _plain_case_tables(engine: sa.Engine, existing: set[str]) -> set[str]:
 def _drop_changed_indexes(engine: sa.Engine, table: sa.Table, inspector: Any) -> None:
     """Drop a view table's indexes whose columns changed (made again after) or that are no
     longer defined: an index is derived, like the rows, and a stale one only costs writes."""
-    wanted = {i.name: [c.name for c in i.columns] for i in table.indexes}
+    wanted = {i.name: index_columns(i, engine.dialect.name) for i in table.indexes}
     with engine.begin() as conn:
         for found in inspector.get_indexes(table.name):
             name = found["name"]

@@ -72,7 +72,7 @@ def ranges(conn: sa.Connection, after: str | None, events_per_range: int) -> Ite
 def _case_rows(conn: sa.Connection, part: Range, up_to: int) -> list[tuple[str, list[Any]]]:
     """(case id, its stored rows up to ``up_to``) for the cases in the range, in id order."""
     bounds = []
-    values: dict[str, Any] = {"cases": CASE_TOPIC_PREFIX + "%", "up_to": up_to}
+    values: dict[str, Any] = {"cases": CASE_TOPIC_PREFIX + "%"}
     if part.after is not None:
         bounds.append("originator_id > :after")
         values["after"] = UUID(hex=part.after)
@@ -81,16 +81,25 @@ def _case_rows(conn: sa.Connection, part: Range, up_to: int) -> list[tuple[str, 
         values["last"] = UUID(hex=part.last)
     statement = sa.text(
         f"SELECT {_COLUMNS} FROM {log.EVENTS_TABLE} WHERE "
-        + " AND ".join([*bounds, "topic LIKE :cases", "id <= :up_to"])
+        # (no bound on the position here: without statistics of the events table PostgreSQL
+        # met one by scanning its whole key, once per range; events past ``up_to``, written
+        # since the build began, are skipped below)
+        + " AND ".join([*bounds, "topic LIKE :cases"])
         + " ORDER BY originator_id, originator_version"
     ).bindparams(
         *(sa.bindparam(name, type_=UUIDType()) for name in ("after", "last") if name in values)
     )
+    if conn.dialect.name == "postgresql":
+        # Ranges are read side by side, one per worker: parallel workers for each read cost
+        # more than they saved (a rebuild's ranges 7 % slower at 0.9M events).
+        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
     cases: list[tuple[str, list[Any]]] = []
     current = None
     # The driver's rows as they are: no result objects for rows read once.
     rows = conn.execute(statement, values).cursor.fetchall()  # type: ignore[union-attr]
     for position, originator_id, version, topic, state in rows:
+        if position > up_to:
+            continue
         case_id = hex_id(originator_id)
         if case_id != current:
             current = case_id

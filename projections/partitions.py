@@ -21,10 +21,11 @@ import sqlalchemy as sa
 from projections import schema
 
 PARTITIONED = schema.CASE_TABLES
-READ_FROM_INDEX_ALONE = (schema.delay_cases,)
-"""Tables whose queries are answered by an index alone (who-delayed-what's overdue cases):
-vacuumed once loaded, so that the visibility map lets PostgreSQL skip the table's pages
-(``ANALYZE`` alone leaves a freshly loaded table's pages not known all-visible)."""
+READ_FROM_INDEX_ALONE = (schema.cases, schema.clock_runs, schema.delay_cases)
+"""Tables whose queries are answered by an index alone (a period's statistics, who delayed
+what): vacuumed once loaded, so that the visibility map lets PostgreSQL skip the table's pages
+(``ANALYZE`` alone leaves a freshly loaded table's pages not known all-visible; at 1M cases an
+on-time rate then read 25,508 heap pages in 1.65 s, against 15 ms from the index alone)."""
 
 INDEX_MEMORY = "256MB"
 """``maintenance_work_mem`` for building a partition's indexes: sorting in memory, not in

@@ -384,14 +384,22 @@ def _one_view_set_per_table(dialect: str, table: sa.Table | None) -> bool:
 
 
 def index_columns(index: sa.Index, dialect: str) -> list[str]:
-    """The columns of ``index`` on ``dialect``. On PostgreSQL a case table's partition holds
-    one view set, so its indexes leave the view set out: a constant leading key made every
-    entry longer and every comparison of a sort reach past it (at 1M cases, a fifth of a
-    rebuild's time went to building indexes)."""
+    """The key columns of ``index`` on ``dialect``. On PostgreSQL a case table's partition
+    holds one view set, so its indexes do not sort by it: a constant leading key made every
+    comparison of a sort reach past it (at 1M cases, a fifth of a rebuild's time went to
+    building indexes). They still hold it, unsorted (:func:`included_columns`)."""
     names = [c.name for c in index.columns]
     if _one_view_set_per_table(dialect, index.table):
-        names.remove("view_set")
+        return [name for name in names if name != "view_set"]
     return names
+
+
+def included_columns(index: sa.Index, dialect: str) -> list[str]:
+    """What ``index`` holds beside its keys: on PostgreSQL, a case table's view set, which
+    every query names, so that those the index covers are still answered from it alone."""
+    if _one_view_set_per_table(dialect, index.table):
+        return ["view_set"]
+    return []
 
 
 def key_columns(table: sa.Table, dialect: str) -> list[str]:
@@ -416,9 +424,11 @@ def index_statement(index: sa.Index, table_name: str, name: str) -> str:
     """``CREATE INDEX`` of a case table's index on PostgreSQL (on the parent or on one view
     set's table), with its predicate if it is partial."""
     columns = ", ".join(index_columns(index, "postgresql"))
+    included = included_columns(index, "postgresql")
+    include = f" INCLUDE ({', '.join(included)})" if included else ""
     where = index.dialect_options["postgresql"]["where"]
     predicate = "" if where is None else f" WHERE {_postgresql_sql(where)}"
-    return f"CREATE INDEX {name} ON {table_name} ({columns}){predicate}"
+    return f"CREATE INDEX {name} ON {table_name} ({columns}){include}{predicate}"
 
 
 def _postgresql_sql(clause: sa.ClauseElement) -> str:
@@ -497,12 +507,16 @@ def _plain_case_tables(engine: sa.Engine, existing: set[str]) -> set[str]:
 def _drop_changed_indexes(engine: sa.Engine, table: sa.Table, inspector: Any) -> None:
     """Drop a view table's indexes whose columns changed (made again after) or that are no
     longer defined: an index is derived, like the rows, and a stale one only costs writes."""
-    wanted = {i.name: index_columns(i, engine.dialect.name) for i in table.indexes}
+    dialect = engine.dialect.name
+    wanted = {
+        i.name: (index_columns(i, dialect), included_columns(i, dialect)) for i in table.indexes
+    }
     with engine.begin() as conn:
         for found in inspector.get_indexes(table.name):
             name = found["name"]
             if not name or not name.startswith("rm_") or found.get("duplicates_constraint"):
                 continue
-            if wanted.get(name) != list(found["column_names"]):
+            shape = (list(found["column_names"]), list(found.get("include_columns") or []))
+            if wanted.get(name) != shape:
                 # (the name is the database's own, of a table this module defines)
                 conn.execute(sa.text(f'DROP INDEX IF EXISTS "{name}"'))

@@ -128,3 +128,40 @@ def test_a_view_set_projected_live_has_its_partitions_from_the_start(pg_world: W
     with engine.connect() as conn:
         assert rows_through_parent(conn, views.view_set) == 6
         assert all(partitions.is_attached(conn, t, views.view_set) for t in partitions.PARTITIONED)
+
+
+def test_a_rebuilt_view_sets_statistics_and_board_are_read_from_their_indexes_alone(
+    pg_world: World, working_days: LoadedRules
+) -> None:
+    """The indexes do not sort by the view set a partition holds, but hold it: a query names
+    its view set, and one its index covers never reads the table (vacuumed once attached, so
+    PostgreSQL knows its pages are all visible)."""
+    engine = pg_world.ledger.engine
+    name = rebuild(engine, working_days)
+    c, r = schema.cases, schema.clock_runs
+    with engine.connect() as conn:
+        period, clock = conn.execute(
+            sa.select(r.c.deadline_period, r.c.clock)
+            .where(r.c.view_set == name, r.c.deadline_period.is_not(None))
+            .limit(1)
+        ).one()
+        registered = conn.execute(
+            sa.select(c.c.registered_period).where(c.c.view_set == name).limit(1)
+        ).scalar_one()
+    covered = {
+        "rm_cases_registered_period": sa.select(c.c.registering_office, c.c.case_id).where(
+            c.c.view_set == name, c.c.registered_period == registered
+        ),
+        "rm_clock_runs_deadline_period": sa.select(r.c.unit, r.c.stopped_s).where(
+            r.c.view_set == name, r.c.deadline_period == period, r.c.clock == clock
+        ),
+    }
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")  # (a handful of rows: a scan is
+        conn.exec_driver_sql("SET enable_bitmapscan = off")  # cheaper, so forbid it)
+        for index, query in covered.items():
+            sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+            plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN (ANALYZE) {sql}").scalars())
+            assert f"Index Only Scan using {index}__" in plan, plan
+            assert "rows=0 loops" not in plan, plan  # (rows found, each from the index)
+            assert "Heap Fetches: 0" in plan, plan

@@ -95,6 +95,7 @@ def test_on_postgresql_a_case_table_holds_one_view_set_and_byte_ordered_keys(
         for table in schema.CASE_TABLES:
             for index in inspector.get_indexes(table.name):
                 assert "view_set" not in index["column_names"], (table.name, index["name"])
+                assert index["include_columns"] == ["view_set"], (table.name, index["name"])
         key = inspector.get_pk_constraint("rm_patterns")["constrained_columns"]
         assert key == ["case_id", "seq", "view_set"]
         collations = {

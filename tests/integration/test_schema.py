@@ -9,19 +9,25 @@ import sqlalchemy as sa
 from projections import schema
 
 
+def made_as_before(engine: sa.Engine, table: str, create: str) -> None:
+    """``table`` as an earlier projector version made it (``create``)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {table}"))
+        conn.execute(sa.text(create))
+
+
 def test_a_view_table_of_an_earlier_shape_is_made_again(database_url: str) -> None:
     engine = sa.create_engine(database_url)
     try:
         schema.create_all(engine)
+        made_as_before(
+            engine,
+            "rm_delay_cases",
+            "CREATE TABLE rm_delay_cases (view_set VARCHAR(80) NOT NULL, "
+            "case_id VARCHAR(32) NOT NULL, kind VARCHAR(8) NOT NULL, party VARCHAR(32), "
+            "overdue_s FLOAT NOT NULL, ended_s FLOAT NOT NULL)",
+        )
         with engine.begin() as conn:
-            conn.execute(sa.text("DROP TABLE rm_delay_cases"))
-            conn.execute(
-                sa.text(
-                    "CREATE TABLE rm_delay_cases (view_set VARCHAR(80) NOT NULL, "
-                    "case_id VARCHAR(32) NOT NULL, kind VARCHAR(8) NOT NULL, party VARCHAR(32), "
-                    "overdue_s FLOAT NOT NULL, ended_s FLOAT NOT NULL)"
-                )
-            )
             conn.execute(sa.text("DROP INDEX rm_clock_runs_notices_open"))
         schema.create_all(engine)
         inspector = sa.inspect(engine)
@@ -79,17 +85,15 @@ def test_on_postgresql_a_case_table_holds_one_view_set_and_byte_ordered_keys(
             indexes = sa.inspect(engine).get_indexes("rm_custody")
             assert all(i["column_names"][0] == "view_set" for i in indexes)
             return
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP TABLE rm_patterns"))
-            conn.execute(
-                sa.text(
-                    "CREATE TABLE rm_patterns (view_set VARCHAR(80) NOT NULL, "
-                    "case_id VARCHAR(32) NOT NULL, seq INTEGER NOT NULL, kind VARCHAR(40) NOT "
-                    "NULL, unit VARCHAR(32), person VARCHAR(32), at_s FLOAT NOT NULL, "
-                    "detail TEXT NOT NULL, PRIMARY KEY (view_set, case_id, seq)) "
-                    "PARTITION BY LIST (view_set)"
-                )
-            )
+        made_as_before(
+            engine,
+            "rm_patterns",
+            "CREATE TABLE rm_patterns (view_set VARCHAR(80) NOT NULL, "
+            "case_id VARCHAR(32) NOT NULL, seq INTEGER NOT NULL, kind VARCHAR(40) NOT "
+            "NULL, unit VARCHAR(32), person VARCHAR(32), at_s FLOAT NOT NULL, "
+            "detail TEXT NOT NULL, PRIMARY KEY (view_set, case_id, seq)) "
+            "PARTITION BY LIST (view_set)",
+        )
         schema.create_all(engine)
         inspector = sa.inspect(engine)
         for table in schema.CASE_TABLES:

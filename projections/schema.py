@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex, PrimaryKeyConstraint
 
@@ -23,7 +24,7 @@ built by an earlier projector are never read as if they were this one's (2: rm_d
 totals hold every case's closed custody, open or not; 6: on PostgreSQL the case tables are
 partitioned by view set, and the plain tables of earlier view sets are made again, empty;
 7: rm_delay_cases holds the case's number; 8: on PostgreSQL the keys are byte-ordered and
-the case tables' indexes leave out the view set)."""
+the case tables' indexes do not sort by the view set)."""
 
 metadata = sa.MetaData()
 
@@ -52,6 +53,8 @@ def _view_set() -> sa.Column[str]:
 view_sets = sa.Table(
     "rm_view_sets",
     metadata,
+    # (plain strings: a handful of rows, never sorted for an index build nor joined to the
+    # view tables' byte-ordered keys)
     sa.Column("id", sa.String(80), primary_key=True),
     sa.Column("rulebook_name", sa.String(80), nullable=False),
     sa.Column("rulebook_version", sa.String(40), nullable=False),
@@ -432,8 +435,6 @@ def index_statement(index: sa.Index, table_name: str, name: str) -> str:
 
 
 def _postgresql_sql(clause: sa.ClauseElement) -> str:
-    from sqlalchemy.dialects import postgresql
-
     dialect = postgresql.psycopg2.dialect()  # type: ignore[no-untyped-call]
     kwargs = {"literal_binds": True, "include_table": False}
     return str(clause.compile(dialect=dialect, compile_kwargs=kwargs))

@@ -54,30 +54,14 @@ class Change:
             self.parties[kind, party][2] += us
             self.stages[kind, party, stage] += us
 
-    def add_written(self, batches: dict[str, list[Row]]) -> None:
-        """Add the rows of a batch about to be written (tuples in column order)."""
+    def add_written(self, batches: dict[str, list[Row]], sign: int = 1) -> None:
+        """Add the rows of a batch about to be written (tuples in column order); ``sign``
+        -1: take away what stored rows brought."""
         self.add(
             ((r[1], r[2], r[3], r[4]) for r in batches[_c.name]),
             ((r[1], r[2], r[3], r[4], r[5]) for r in batches[_d.name]),
-            1,
+            sign,
         )
-
-
-def take_away_stored(conn: sa.Connection, view_set: str, case_ids: Sequence[str]) -> Change:
-    """What the stored rows of these cases brought, taken away: read before they are deleted."""
-    change = Change()
-    for start in range(0, len(case_ids), 500):
-        chunk = list(case_ids[start : start + 500])
-        cases = conn.execute(
-            sa.select(*_CASE_KEY).where(_c.c.view_set == view_set, _c.c.case_id.in_(chunk))
-        ).all()
-        if not cases:
-            continue
-        parts = conn.execute(
-            sa.select(*_PART_KEY).where(_d.c.view_set == view_set, _d.c.case_id.in_(chunk))
-        ).all()
-        change.add(cases, parts, -1)
-    return change
 
 
 def apply(conn: sa.Connection, view_set: str, change: Change) -> None:

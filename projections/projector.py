@@ -24,8 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.rulebook import RuleSet
-from projections import delay_totals, log, partitions, repeats, schema
-from projections.bulk import insert_rows, insert_tuples
+from projections import case_writes, delay_totals, log, partitions, repeats, schema
+from projections.bulk import insert_rows
 from projections.directory import Directory
 from projections.facts import Fact
 from projections.judge import judge_case
@@ -137,16 +137,11 @@ def write_judged(
     """Write judged rows, first deleting the rows the ``replace`` cases had; the totals
     over cases follow (what the old rows brought taken away, the new rows' added), and the
     repeat petitions among the cases related to these are decided again."""
-    change = delay_totals.take_away_stored(conn, view_set, replace)
+    stored = case_writes.replace_cases(conn, view_set, replace, batches)
+    change = delay_totals.Change()
+    change.add_written(stored, -1)
     change.add_written(batches)
-    petitioners_before = repeats.petitioner_rows(conn, view_set, "case_id", replace)
-    for table in schema.CASE_TABLES:
-        for chunk in _chunks(replace, 500):
-            conn.execute(
-                table.delete().where(table.c.view_set == view_set, table.c.case_id.in_(chunk))
-            )
-    for table in schema.CASE_TABLES:
-        insert_tuples(conn, table, batches[table.name])
+    petitioners_before = [row[1:] for row in stored[schema.case_petitioners.name]]
     delay_totals.apply(conn, view_set, change)
     # Only a case whose petitioner rows (who, on what matter, received, closed) changed can
     # change a repeat judgment: most actions (routing, acceptance, replies) change none.

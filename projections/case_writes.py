@@ -1,0 +1,144 @@
+"""Replacing cases' rows with their new judgment, writing only the rows that changed.
+
+A live batch judges each case it touches again, whole (ADR 5), and most of what comes out is
+what was already stored: an acceptance changes the case's summary, its last custody interval
+and a clock run or two, not its petitioners, its patterns or its earlier intervals. Deleting
+and inserting every row again dirtied a page of every index of seven tables per case, and on
+SQLite the batch's commit wrote each of those pages to the WAL while commands waited on the
+write lock. Here the stored rows are read first (they are needed anyway: the totals take away
+what they brought, the repeats compare the petitioners), and only the difference is written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import sqlalchemy as sa
+
+from projections import schema
+from projections.bulk import insert_tuples
+from projections.rows import Row
+
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+READ_BEFORE = (schema.case_petitioners, schema.delay_parts, schema.delay_cases)
+"""The tables whose stored rows a write needs in any case: the totals take away what the delay
+rows brought, the repeats compare the petitioners."""
+
+
+def replace_cases(
+    conn: sa.Connection, view_set: str, case_ids: Sequence[str], new: dict[str, list[Row]]
+) -> dict[str, list[Row]]:
+    """Replace the rows of these cases with ``new`` (rows of every case table, tuples in column
+    order); returns the rows they had (of ``READ_BEFORE`` at least). On SQLite only what
+    changed is written; PostgreSQL logs changes by row, not by page, and there reading every
+    table first cost more than it saved (a live batch of 15 events: 0.81 → 0.96 ms of CPU an
+    event), so a case's rows are deleted and inserted again."""
+    if conn.dialect.name == "sqlite":
+        old = stored_rows(conn, view_set, case_ids, schema.CASE_TABLES)
+        replace_rows(conn, view_set, old, new)
+        return old
+    old = stored_rows(conn, view_set, case_ids, READ_BEFORE)
+    ordered = sorted(set(case_ids))
+    for table in schema.CASE_TABLES:
+        for chunk in _chunks(ordered):
+            conn.execute(
+                table.delete().where(table.c.view_set == view_set, table.c.case_id.in_(chunk))
+            )
+    for table in schema.CASE_TABLES:
+        insert_tuples(conn, table, new[table.name])
+    return old
+
+
+def stored_rows(
+    conn: sa.Connection, view_set: str, case_ids: Sequence[str], tables: Iterable[sa.Table]
+) -> dict[str, list[Row]]:
+    """The rows these cases have in ``tables`` (every case table has a list), as tuples in
+    column order, with values that equal those of a new judgment where they are the same."""
+    found: dict[str, list[Row]] = {table.name: [] for table in schema.CASE_TABLES}
+    ordered = sorted(set(case_ids))
+    sqlite = conn.dialect.name == "sqlite"
+    for table in tables:
+        query = sa.select(*table.columns).where(table.c.view_set == view_set)
+        # The driver's values as they are (booleans as 0/1 on SQLite equal True/False), but
+        # SQLite's dates, which are ISO text there.
+        dates = [i for i, c in enumerate(table.columns) if isinstance(c.type, sa.Date)]
+        rows = found[table.name]
+        for chunk in _chunks(ordered):
+            result = conn.execute(query.where(table.c.case_id.in_(chunk)))
+            fetched = result.cursor.fetchall()  # type: ignore[union-attr]
+            if sqlite and dates:
+                fetched = [_dated(row, dates) for row in fetched]
+            rows.extend(tuple(row) for row in fetched)
+    return found
+
+
+def _dated(row: Sequence[object], dates: list[int]) -> Row:
+    values = list(row)
+    for i in dates:
+        if values[i] is not None:
+            values[i] = date.fromisoformat(str(values[i]))
+    return tuple(values)
+
+
+def replace_rows(
+    conn: sa.Connection, view_set: str, old: dict[str, list[Row]], new: dict[str, list[Row]]
+) -> None:
+    """Make the stored rows ``old`` into ``new`` (both: every row of the same cases): rows of a
+    table with a key are deleted and inserted one by one where they differ; in a table without
+    one, a case's rows are replaced together if any of them differs."""
+    for table in schema.CASE_TABLES:
+        before, after = old[table.name], new[table.name]
+        key = [c for c in table.primary_key.columns if c.name != "view_set"]
+        if key:
+            _replace_by_key(conn, view_set, table, key, before, after)
+        else:
+            _replace_by_case(conn, view_set, table, before, after)
+
+
+def _replace_by_key(
+    conn: sa.Connection,
+    view_set: str,
+    table: sa.Table,
+    key: list[sa.Column[object]],
+    before: list[Row],
+    after: list[Row],
+) -> None:
+    kept = set(before) & set(after)
+    gone = [row for row in before if row not in kept]
+    if gone:
+        positions = [list(table.columns).index(column) for column in key]
+        keys = [tuple(row[p] for p in positions) for row in gone]
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            # (the cases' ids too: SQLite scans the whole table for a row value IN alone)
+            match = [table.c.case_id.in_(sorted({k[0] for k in chunk}))]
+            if len(key) > 1:
+                match.append(sa.tuple_(*key).in_(chunk))
+            conn.execute(table.delete().where(table.c.view_set == view_set, *match))
+    insert_tuples(conn, table, [row for row in after if row not in kept])
+
+
+def _replace_by_case(
+    conn: sa.Connection, view_set: str, table: sa.Table, before: list[Row], after: list[Row]
+) -> None:
+    case = list(table.columns).index(table.c.case_id)
+    old: defaultdict[str, Counter[Row]] = defaultdict(Counter)
+    new: defaultdict[str, Counter[Row]] = defaultdict(Counter)
+    for row in before:
+        old[row[case]][row] += 1
+    for row in after:
+        new[row[case]][row] += 1
+    changed = sorted(c for c in old.keys() | new.keys() if old.get(c) != new.get(c))
+    for chunk in _chunks(changed):
+        conn.execute(table.delete().where(table.c.view_set == view_set, table.c.case_id.in_(chunk)))
+    moved = set(changed)
+    insert_tuples(conn, table, [row for row in after if row[case] in moved])

@@ -24,8 +24,6 @@ Row = tuple[Any, ...]
 Party = tuple[str, str]  # (kind, party)
 
 _d, _c = schema.delay_parts, schema.delay_cases
-_PART_KEY = (_d.c.case_id, _d.c.kind, _d.c.party, _d.c.stage, _d.c.overdue_s)
-_CASE_KEY = (_c.c.case_id, _c.c.kind, _c.c.party, _c.c.overdue_s)
 
 
 def microseconds(seconds: float) -> int:

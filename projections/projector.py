@@ -15,7 +15,7 @@ rebuild, or for a past instant.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,7 +134,7 @@ def write_judged(
     *,
     replace: list[str],
 ) -> None:
-    """Write judged rows, first deleting the rows the ``replace`` cases had; the totals
+    """Write judged rows in place of the rows the ``replace`` cases had; the totals
     over cases follow (what the old rows brought taken away, the new rows' added), and the
     repeat petitions among the cases related to these are decided again."""
     stored = case_writes.replace_cases(conn, view_set, replace, batches)
@@ -176,11 +176,6 @@ def write_directory(conn: sa.Connection, view_set: str, directory: Directory) ->
         conn.execute(table.delete().where(table.c.view_set == view_set))
     for name, rows in directory_rows(view_set, directory).items():
         insert_rows(conn, schema.metadata.tables[name], rows)
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 @dataclass(frozen=True)

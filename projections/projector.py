@@ -287,18 +287,18 @@ class Projector:
         if current is None:
             raise ProjectorStopped(f"no view set {self.view_set}")
         position = current.position
-        if self.directory is None or self.directory_position != position:
-            # another projector advanced the view set: our directory is stale
-            self.directory = self._load_directory(position)
-            self.directory_position = position
         with self.source.connect() as src:
             facts, last = log.facts_after(src, position, self._next_batch)
+            if last == position:
+                return None  # (before the directory: a caught-up view set needs none)
             facts = [f for f in facts if self.include(f)]
             touched = [f for f in facts if f.kind == "Case"]
             case_ids = list(dict.fromkeys(f.aggregate_id for f in touched))
             grouped = log.facts_of(src, case_ids)
-        if last == position:
-            return None
+        if self.directory is None or self.directory_position != position:
+            # another projector advanced the view set: our directory is stale
+            self.directory = self._load_directory(position)
+            self.directory_position = position
         try:
             directory_changed = False
             for fact in facts:

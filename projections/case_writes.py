@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -22,9 +22,10 @@ from projections.bulk import insert_tuples
 from projections.rows import Row
 
 _CHUNK = 500
+T = TypeVar("T")
 
 
-def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterable[Sequence[str]]:
+def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -65,28 +66,14 @@ def stored_rows(
     column order, with values that equal those of a new judgment where they are the same."""
     found: dict[str, list[Row]] = {table.name: [] for table in schema.CASE_TABLES}
     ordered = sorted(set(case_ids))
-    sqlite = conn.dialect.name == "sqlite"
     for table in tables:
+        # (through the column types: SQLite's dates come back as dates, as judged)
         query = sa.select(*table.columns).where(table.c.view_set == view_set)
-        # The driver's values as they are (booleans as 0/1 on SQLite equal True/False), but
-        # SQLite's dates, which are ISO text there.
-        dates = [i for i, c in enumerate(table.columns) if isinstance(c.type, sa.Date)]
-        rows = found[table.name]
         for chunk in _chunks(ordered):
-            result = conn.execute(query.where(table.c.case_id.in_(chunk)))
-            fetched = result.cursor.fetchall()  # type: ignore[union-attr]
-            if sqlite and dates:
-                fetched = [_dated(row, dates) for row in fetched]
-            rows.extend(tuple(row) for row in fetched)
+            found[table.name].extend(
+                tuple(row) for row in conn.execute(query.where(table.c.case_id.in_(chunk)))
+            )
     return found
-
-
-def _dated(row: Sequence[object], dates: list[int]) -> Row:
-    values = list(row)
-    for i in dates:
-        if values[i] is not None:
-            values[i] = date.fromisoformat(str(values[i]))
-    return tuple(values)
 
 
 def replace_rows(
@@ -117,8 +104,7 @@ def _replace_by_key(
     if gone:
         positions = [list(table.columns).index(column) for column in key]
         keys = [tuple(row[p] for p in positions) for row in gone]
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
+        for chunk in _chunks(keys):
             # (the cases' ids too: SQLite scans the whole table for a row value IN alone)
             match = [table.c.case_id.in_(sorted({k[0] for k in chunk}))]
             if len(key) > 1:

@@ -22,8 +22,6 @@ from tests.conftest import Clock
 from tests.integration.projection_helpers import project
 from tests.world import World
 
-KEYLESS = (schema.delay_parts, schema.delay_cases)
-
 
 def _three_cases(world: World, clock: Clock, *, delays: bool = True) -> tuple[str, list[str], str]:
     """A view set with three routed cases (and, with ``delays``, delay rows of each written

@@ -361,7 +361,18 @@ def _fold(state: SimpleNamespace, fact: Fact) -> None:
             evolve = event_class.evolve
         _FOLDS[fact.type] = evolve
     if evolve is not None:
-        evolve(fact, state)
+        evolve(_as_event(fact), state)
+
+
+def _as_event(fact: Fact) -> SimpleNamespace:
+    """The fact as the aggregate's event reads it: its data as plain attributes (a Fact finds
+    them in ``__getattr__`` only after the slot lookup has raised AttributeError — a
+    registration's fold reads fifteen of them)."""
+    event = SimpleNamespace(**fact.data)
+    event.occurred_at = fact.occurred_at
+    event.originator_version = fact.version
+    event.command_id = fact.command_id
+    return event
 
 
 _VERSION = attrgetter("version")

@@ -344,7 +344,7 @@ def _at(fact: Fact, which: str) -> datetime:
     return value
 
 
-_FOLDS: dict[str, Callable[[Fact, SimpleNamespace], None] | None] = {}
+_FOLDS: dict[str, Callable[[SimpleNamespace, SimpleNamespace], None] | None] = {}
 
 
 def _fold(state: SimpleNamespace, fact: Fact) -> None:

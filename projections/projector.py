@@ -133,11 +133,13 @@ def write_judged(
     rules: RuleSet,
     *,
     replace: list[str],
+    stored: dict[str, list[Row]] | None = None,
 ) -> None:
     """Write judged rows in place of the rows the ``replace`` cases had; the totals
     over cases follow (what the old rows brought taken away, the new rows' added), and the
-    repeat petitions among the cases related to these are decided again."""
-    stored = case_writes.replace_cases(conn, view_set, replace, batches)
+    repeat petitions among the cases related to these are decided again. ``stored``: the
+    rows the cases have, read beforehand (see :meth:`Projector._prepare`)."""
+    stored = case_writes.replace_cases(conn, view_set, replace, batches, stored=stored)
     change = delay_totals.Change()
     change.add_written(stored, -1)
     change.add_written(batches)
@@ -187,6 +189,7 @@ class _Batch:
     case_ids: list[str]
     rows: dict[str, list[Row]]
     directory_changed: bool
+    stored: dict[str, list[Row]] | None  # the cases' rows at ``position`` (SQLite), or None
 
 
 class Projector:
@@ -269,7 +272,14 @@ class Projector:
                 if batch.directory_changed:
                     assert self.directory is not None
                     write_directory(out, self.view_set, self.directory)
-                write_judged(out, self.view_set, batch.rows, self.rules, replace=batch.case_ids)
+                write_judged(
+                    out,
+                    self.view_set,
+                    batch.rows,
+                    self.rules,
+                    replace=batch.case_ids,
+                    stored=batch.stored if current.status != "building" else None,
+                )
                 _advance(out, self.view_set, batch.position, batch.last)
             self.directory_position = batch.last
             advanced = batch.last - batch.position
@@ -315,7 +325,16 @@ class Projector:
             raise
         # The directory now stands at ``last``; if the batch is not written it is reloaded.
         self.directory_position = -1
-        return _Batch(position, last, case_ids, rows, directory_changed)
+        stored = None
+        if self.target.dialect.name == "sqlite" and current.status != "building":
+            # SQLite has one writer, which commands wait for: the cases' stored rows are read
+            # here, before the write lock (a quarter of the time a batch held it). They are
+            # still what is stored if the view set is still at ``position`` when the batch is
+            # written (checked then): every write of its rows advances it. (A set being built
+            # takes rows by range without moving it; it is read under the lock, as before.)
+            with self.target.connect() as conn:
+                stored = case_writes.stored_rows(conn, self.view_set, case_ids)
+        return _Batch(position, last, case_ids, rows, directory_changed, stored)
 
     def catch_up(
         self, *, on_progress: Callable[[int], None] | None = None, settle: bool = True

@@ -229,3 +229,42 @@ def test_a_projector_started_after_a_directory_change_knows_it(world: World, clo
     assert directory.parent_at(station.hex, position) == world.housing.hex
     before = Projector(engine, engine, NATIONAL.rules, view_set)._load_directory(first)
     assert station.hex not in before.subtree(world.housing.hex)  # as it stood then
+
+
+def test_a_batch_judged_before_another_projector_wrote_its_cases_is_judged_again(
+    world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is judged (and, on SQLite, its cases' stored rows read) before the writer lock;
+    if another projector wrote those cases meanwhile, the batch is not written over rows it
+    did not read: it is judged again from where the view set now stands, and the case ends with
+    exactly the rows a projection from scratch gives it."""
+    from projections import case_writes
+    from projections.facts import hex_id
+    from projections.projector import Projector
+    from projections.viewsets import views_as_of
+
+    engine, view_set = cases_written_before_the_views(world, clock, 1)
+    case = world.register(clock.now - timedelta(hours=5))
+    late, early = (
+        Projector(engine, engine, NATIONAL.rules, view_set, batch_size=1) for _ in range(2)
+    )
+    early.catch_up()
+    world.act(case.aggregate_id, "route", world.at_office, clock.now, to_unit=world.housing)
+    stale = late._prepare()  # judged, its stored rows read: then the other projector writes
+    assert stale is not None
+    assert early.step() > 0
+    world.act(case.aggregate_id, "accept", world.at_housing, clock.advance(hours=1))
+
+    prepared = iter([stale])
+    real_prepare = late._prepare
+    monkeypatch.setattr(late, "_prepare", lambda: next(prepared, None) or real_prepare())
+    late.catch_up()
+
+    case_id = hex_id(case.aggregate_id)
+    fresh = views_as_of(engine, NATIONAL, clock.now + timedelta(minutes=1))
+    with engine.connect() as conn, fresh.engine.connect() as other:
+        written = case_writes.stored_rows(conn, view_set, [case_id])
+        expected = case_writes.stored_rows(other, fresh.view_set, [case_id])
+    assert written[schema.custody.name]  # (the case was projected, with its routing)
+    for name, rows in expected.items():
+        assert sorted(r[1:] for r in written[name]) == sorted(r[1:] for r in rows), name

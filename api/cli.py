@@ -244,7 +244,12 @@ def _projector_thread(settings: Settings) -> Iterator[None]:
     from projections.runner import Runner
 
     ledger = Ledger(settings)
-    runner = Runner(ledger.engine, default_rules(), write_lock=ledger.write_lock)
+    runner = Runner(
+        ledger.engine,
+        default_rules(),
+        write_lock=ledger.projection_lock,
+        views=ledger.projection_engine,
+    )
 
     def follow() -> None:
         with suppress(OSError):  # (Linux: a thread's own priority)

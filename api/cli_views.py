@@ -240,7 +240,12 @@ def project(
     """Run the live projector: catch up, then follow the log (NOTIFY on PostgreSQL)."""
     with _ledger() as ledger:
         try:
-            runner = Runner(ledger.engine, default_rules(), write_lock=ledger.write_lock)
+            runner = Runner(
+                ledger.engine,
+                default_rules(),
+                write_lock=ledger.projection_lock,
+                views=ledger.projection_engine,
+            )
             if once:
                 runner.catch_up()
             else:
@@ -249,7 +254,7 @@ def project(
                     runner.run()
         except ProjectorStopped as e:
             _fail(str(e))
-        out.print(lag(ledger.engine, runner.view_set))
+        out.print(lag(ledger.engine, runner.view_set, ledger.projection_engine))
 
 
 @app.command("rebuild")
@@ -276,6 +281,7 @@ def rebuild_command(
         name = rebuild(
             ledger.engine,
             loaded,
+            views=ledger.projection_engine,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     out.print(f"view set {name} is ready; `petition rules activate {name}` makes it live")
@@ -307,7 +313,7 @@ def rules_diff(
     cases that moved and why (their deadlines under each)."""
     now = datetime.now(UTC)
     with _ledger() as ledger:
-        va, vb = _resolve(ledger.engine, a), _resolve(ledger.engine, b)
+        va, vb = _resolve(ledger.projection_engine, a), _resolve(ledger.projection_engine, b)
         known = names(va)
         report: dict[str, Any] = {"a": va.view_set, "b": vb.view_set, "periods": {}}
         for p in [period] if period else sorted(set(periods(va)) | set(periods(vb))):
@@ -346,9 +352,9 @@ def rules_activate(
 ) -> None:
     """Switch the live views to a rebuilt view set, atomically."""
     with _ledger() as ledger:
-        views = _resolve(ledger.engine, reference)
+        views = _resolve(ledger.projection_engine, reference)
         try:
-            activate(ledger.engine, views.view_set)
+            activate(ledger.projection_engine, views.view_set)
         except (LookupError, RuntimeError) as e:
             _fail(str(e))
     out.print(f"{views.view_set} is live")
@@ -358,8 +364,8 @@ def rules_activate(
 def rules_list() -> None:
     """The view sets: which rulebook, how far, which one is live."""
     with _ledger() as ledger:
-        schema.create_all(ledger.engine)
-        with ledger.engine.connect() as conn:
+        schema.create_all(ledger.projection_engine)
+        with ledger.projection_engine.connect() as conn:
             rows = conn.execute(sa.select(schema.view_sets)).mappings().all()
     table = Table("view set", "rulebook", "status", "position", "error")
     for r in rows:

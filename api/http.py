@@ -154,7 +154,12 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         ledger = Ledger(settings)
         app.state.ledger = ledger
         app.state.token_secret = token_secret(settings)
-        runner = Runner(ledger.engine, default_rules(), write_lock=ledger.write_lock)
+        runner = Runner(
+            ledger.engine,
+            default_rules(),
+            write_lock=ledger.projection_lock,
+            views=ledger.projection_engine,
+        )
         app.state.view_set = runner.view_set
         thread = None
         if run_projector:
@@ -228,7 +233,7 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
     @app.get("/healthz", operation_id="health")
     def health(ledger: LedgerDep, request: Request) -> dict[str, Any]:
         """Liveness, and the projector's position and error, if any."""
-        projector = lag(ledger.engine, request.app.state.view_set)
+        projector = lag(ledger.engine, request.app.state.view_set, ledger.projection_engine)
         status = "ok" if not projector["error"] else "projector-stopped"
         health: dict[str, Any] = {"status": status, "projector": projector}
         if ledger.settings.views_database_url is not None:  # how far the replica trails
@@ -243,7 +248,7 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         state = app.state
         if not hasattr(state, "ledger"):
             raise LookupError("the app is not started")
-        return lag(state.ledger.engine, state.view_set)
+        return lag(state.ledger.engine, state.view_set, state.ledger.projection_engine)
 
     install_observability(app, lag=projector_lag)
     install_unavailable(app, PROBLEM_BASE)

@@ -66,20 +66,24 @@ def default_rules() -> LoadedRules:
 def store_views(ledger: Ledger, *, catch_up: bool = True) -> Views:
     """The live views on the store's own database, caught up to the end of the log: for
     decisions that must see the latest facts (who may read a case)."""
-    view_set, loaded = live_rules(ledger.engine, default_rules())
-    if catch_up and _behind(ledger.engine, view_set):
+    views = ledger.projection_engine
+    view_set, loaded = live_rules(views, default_rules())
+    if catch_up and _behind(ledger.engine, views, view_set):
         Projector(
-            ledger.engine, ledger.engine, loaded.rules, view_set, write_lock=ledger.write_lock
+            ledger.engine, views, loaded.rules, view_set, write_lock=ledger.projection_lock
         ).catch_up()
-    return Views(ledger.engine, view_set, loaded.rules)
+    return Views(views, view_set, loaded.rules)
 
 
-def _behind(engine: sa.Engine, view_set: str) -> bool:
+def _behind(engine: sa.Engine, views: sa.Engine, view_set: str) -> bool:
     """Whether the log has rows the view set has not read: two indexed lookups, where a
     catch-up that finds nothing to do still folds the whole directory first."""
-    with engine.connect() as conn:
+    with views.connect() as conn:
         current = get_view_set(conn, view_set)
-        return current is None or last_position(conn) > current.position
+    if current is None:
+        return True
+    with engine.connect() as conn:
+        return last_position(conn) > current.position
 
 
 def live_views(ledger: Ledger, *, catch_up: bool = True, after: int | None = None) -> Views:
@@ -132,7 +136,9 @@ def views_at(
     (from the log on the store's database)."""
     if instant is None and rulebook is None:
         return live_views(ledger, after=after)
-    loaded = load(rulebook) if rulebook else live_rules(ledger.engine, default_rules())[1]
+    loaded = (
+        load(rulebook) if rulebook else live_rules(ledger.projection_engine, default_rules())[1]
+    )
     return views_as_of(ledger.engine, loaded, instant or datetime.now(UTC))
 
 
@@ -145,7 +151,7 @@ def built_view_sets(ledger: Ledger) -> list[dict[str, Any]]:
     only those ``built_views`` can read."""
     store_views(ledger)  # ensures the live set exists and is caught up
     v = schema.view_sets
-    with ledger.engine.connect() as conn:
+    with ledger.projection_engine.connect() as conn:
         rows = conn.execute(
             sa.select(
                 v.c.id,
@@ -175,14 +181,14 @@ def built_views(ledger: Ledger, name: str) -> Views:
     """A built view set by name, under the rulebook it was built with (its file unchanged)."""
     v = schema.view_sets
     store_views(ledger)
-    with ledger.engine.connect() as conn:
+    with ledger.projection_engine.connect() as conn:
         row = conn.execute(
             sa.select(v.c.rulebook_path, v.c.rulebook_digest, v.c.status).where(v.c.id == name)
         ).first()
     if row is None or row.status not in BUILT:
         raise NotFound(f"no built view set {name!r} (petition rebuild --rulebook FILE builds one)")
     loaded = _rules_as_built(name, row.rulebook_path, row.rulebook_digest)
-    return Views(ledger.engine, name, loaded.rules)
+    return Views(ledger.projection_engine, name, loaded.rules)
 
 
 def _rules_as_built(name: str, path: str, digest: str) -> LoadedRules:

@@ -361,7 +361,7 @@ def judged_views(
     whole past view set would give them, without judging the whole log."""
     if at is None:  # where the views are read (a replica, if any), including ``after``
         return views_at(ledger, None, after=after), datetime.now(UTC)
-    loaded = live_rules(ledger.engine, default_rules())[1]
+    loaded = live_rules(ledger.projection_engine, default_rules())[1]
     return cases_as_of(ledger.engine, loaded, at, live.same_petitioners(case_id.hex)), at
 
 

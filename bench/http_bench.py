@@ -15,7 +15,8 @@ process is reported too: on a small machine the clients compete with the server 
 cores. One JSON line per database, every figure and whether each target was met. Only
 loopback is ever contacted, every loop is bounded, and the server is stopped at the end.
 
-Databases: SQLite in a fresh temp dir; PostgreSQL: the database ``BENCH_POSTGRES_URL`` names
+Databases: SQLite in a fresh temp dir (``sqlite-views-file``: the same with the read models in
+a file of their own beside it); PostgreSQL: the database ``BENCH_POSTGRES_URL`` names
 (required: its public schema is reset first; never the test suite's).
 
 Latency is measured from the moment a command was due by the schedule (so a server that falls
@@ -93,8 +94,12 @@ class Setup:
 # ---------------------------------------------------------------------------- database
 
 
+VIEWS_APART = "sqlite-views-file"
+"""SQLite with the read models in a file of their own (``LEDGER_SQLITE_VIEWS_FILE``, ADR 18)."""
+
+
 def fresh_url(db: str, workdir: Path) -> str:
-    if db == "sqlite":
+    if db in ("sqlite", VIEWS_APART):
         return f"sqlite:///{workdir}/bench.sqlite3"
     url = postgres_url()
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
@@ -167,11 +172,12 @@ class Server:
 
 
 @contextmanager
-def server(url: str, workdir: Path, workers: int) -> Iterator[Server]:
+def server(url: str, workdir: Path, workers: int, *, apart: bool = False) -> Iterator[Server]:
     """The API in its own process on a free loopback port; stopped on the way out."""
     port = free_port()
     base = f"http://{HOST}:{port}"
     env = {**os.environ, "DATABASE_URL": url, "LEDGER_TOKEN_SECRET": SECRET}
+    env["LEDGER_SQLITE_VIEWS_FILE"] = "1" if apart else "0"
     with (workdir / "server.log").open("wb") as log:
         process = subprocess.Popen(
             [
@@ -440,7 +446,8 @@ def measure(db: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     url = fresh_url(db, workdir)
-    ledger = Ledger(Settings(database_url=url))
+    apart = db == VIEWS_APART
+    ledger = Ledger(Settings(database_url=url, sqlite_views_file=apart))
     try:
         world = build_world(ledger, datetime.now(UTC) - timedelta(days=1))
         now = datetime.now(UTC)
@@ -463,7 +470,7 @@ def _measure(db: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     finally:
         ledger.close()
     workers = args.server_workers or WORKERS
-    with server(url, workdir, workers) as api:
+    with server(url, workdir, workers, apart=apart) as api:
         wait_caught_up(api.base)
         http = ingest_rate(api, setup, ingest, args.clients)
         wait_caught_up(api.base)
@@ -540,7 +547,9 @@ def _bearer(person: UUID, role: Role, unit: UUID, now: datetime) -> dict[str, st
 
 def main(argv: Sequence[str] | None = None, emit: Callable[[str], None] = print) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], nargs="+", default=["sqlite"])
+    parser.add_argument(
+        "--db", choices=["sqlite", VIEWS_APART, "postgresql"], nargs="+", default=["sqlite"]
+    )
     parser.add_argument(
         "--commands", type=int, default=1000, help="per rate run (bare and HTTP ingest)"
     )

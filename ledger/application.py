@@ -31,9 +31,9 @@ from domain.numbering import CaseNumbering
 from domain.petitioners import Petitioner
 from domain.provenance import STORED_PROVENANCE, Provenance
 from domain.workflow import ALLOWED_STAGES
-from ledger.persistence import read_only_engine
+from ledger.persistence import read_only_engine, sqlite_views_engine
 from ledger.personal import PersonalData
-from ledger.settings import Settings
+from ledger.settings import Settings, views_file
 
 CASE_ACTIONS = frozenset(ALLOWED_STAGES)
 UNIT_ACTIONS = frozenset({"rename", "move", "merge_into"})
@@ -125,6 +125,7 @@ class Ledger(Application[UUID]):
         self.settings = settings or Settings()
         self.clock = clock
         self._views_engine: Any = None
+        self._projection: tuple[Any, Any] | None = None  # (engine, lock) of a views file
         self.zone = ZoneInfo(self.settings.timezone)
         path = self.settings.sqlite_path()
         if path is not None:
@@ -160,12 +161,31 @@ class Ledger(Application[UUID]):
         return self.recorder.datastore.write_lock  # type: ignore[attr-defined]
 
     @property
+    def projection_engine(self) -> Any:
+        """Where the projector writes the views and the store-side reads (access checks,
+        rebuilds, rule diffs) find them: the store's own engine, or with
+        ``LEDGER_SQLITE_VIEWS_FILE`` the SQLite file beside the store's (ADR 18)."""
+        return self._projection_parts()[0]
+
+    @property
+    def projection_lock(self) -> Any:
+        """The lock this process's writers of the views take (see ``write_lock``)."""
+        return self._projection_parts()[1]
+
+    def _projection_parts(self) -> tuple[Any, Any]:
+        if self.settings.projection_url() == self.settings.database_url:
+            return self.engine, self.write_lock
+        if self._projection is None:
+            self._projection = sqlite_views_engine(views_file(self.settings.sqlite_path()))  # type: ignore[arg-type]
+        return self._projection
+
+    @property
     def views_engine(self) -> Any:
         """Where the views are read: the read-only replica of LEDGER_VIEWS_DATABASE_URL, or
         else the store's own engine."""
         url = self.settings.views_database_url
         if url is None:
-            return self.engine
+            return self.projection_engine
         if self._views_engine is None:
             self._views_engine = read_only_engine(url)
         return self._views_engine
@@ -173,6 +193,9 @@ class Ledger(Application[UUID]):
     def close(self) -> None:
         if self._views_engine is not None:
             self._views_engine.dispose()
+        if self._projection is not None:
+            self._projection[1].close()
+            self._projection[0].dispose()
         super().close()
 
     # ------------------------------------------------------------------ ids

@@ -107,6 +107,19 @@ def read_only_engine(url: str) -> Engine:
     return engine
 
 
+def sqlite_views_engine(path: Path) -> tuple[Engine, WriterLock]:
+    """An engine on the SQLite file the read models are kept in apart from the store (WAL,
+    like the store: readers never wait for its writer), and that file's own writer lock."""
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{path}"
+    engine = create_engine(url, **engine_options(url))
+    sa_event.listen(engine, "connect", _sqlite_connection)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    return engine, WriterLock(path)
+
+
 class Factory(SQLAlchemyFactory):
     application_recorder_class = SealingRecorder  # every event is sealed as it is stored
     aggregate_recorder_class = SnapshotRecorder

@@ -25,6 +25,14 @@ class Settings(BaseSettings):
         "serves the views; commands, the projector and access checks stay on DATABASE_URL.",
     )
 
+    sqlite_views_file: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("LEDGER_SQLITE_VIEWS_FILE", "sqlite_views_file"),
+        description="On a SQLite file, keep the read models in a file of their own beside it "
+        "(NAME.views.sqlite3), so that the projector's writes never hold the lock the "
+        "commands' writes wait for (SQLite has one writer per file; ADR 18).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _supported(cls, url: str) -> str:
@@ -49,8 +57,21 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def projection_url(self) -> str:
+        """Where the projector writes the views and the store-side reads find them: the
+        store's own database, or with ``sqlite_views_file`` the SQLite file beside it."""
+        path = self.sqlite_path()
+        if path is None or not self.sqlite_views_file or path.name in ("", ":memory:"):
+            return self.database_url
+        return f"sqlite:///{views_file(path)}"
+
     def sqlite_path(self) -> Path | None:
         """The SQLite file, or None for PostgreSQL."""
         if not self.is_sqlite:
             return None
         return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+def views_file(store: Path) -> Path:
+    """The file the read models of the SQLite store ``store`` are kept in, when apart."""
+    return store.with_name(f"{store.stem}.views{store.suffix}")

@@ -202,21 +202,23 @@ def commit_range(
 
 
 def build_range(
-    engine: sa.Engine, view_set: str, part: Range, up_to: int, rules: RuleSet, directory: Directory
+    engine: sa.Engine,
+    view_set: str,
+    part: Range,
+    up_to: int,
+    rules: RuleSet,
+    directory: Directory,
+    *,
+    views: sa.Engine | None = None,
 ) -> int:
-    """Build one range in this process; returns how many cases it held."""
+    """Build one range of the log of ``engine`` into ``views`` (the same database unless
+    told) in this process; returns how many cases it held."""
     with _no_cycle_collection():
-        return _build_range(engine, view_set, part, up_to, rules, directory)
-
-
-def _build_range(
-    engine: sa.Engine, view_set: str, part: Range, up_to: int, rules: RuleSet, directory: Directory
-) -> int:
-    with engine.connect() as conn:
-        rows, count, end = judge_range(conn, view_set, part, up_to, rules, directory)
-    with engine.begin() as conn:
-        commit_range(conn, view_set, rows, end)
-    return count
+        with engine.connect() as conn:
+            rows, count, end = judge_range(conn, view_set, part, up_to, rules, directory)
+        with (views or engine).begin() as conn:
+            commit_range(conn, view_set, rows, end)
+        return count
 
 
 # ---------------------------------------------------------------- worker processes
@@ -227,13 +229,23 @@ NEVER = 2**62
 
 
 def _init_worker(
-    url: str, rulebook: str, directory: Directory, turn: Any, next_commit: Any, stop_from: Any
+    url: str,
+    views_url: str,
+    rulebook: str,
+    directory: Directory,
+    turn: Any,
+    next_commit: Any,
+    stop_from: Any,
 ) -> None:
     from projections.viewsets import load
 
     gc.freeze()  # what the parent had is long-lived: never scanned (nor copied) again
+    engine = sa.create_engine(url, **engine_options(url))
     _worker.update(
-        engine=sa.create_engine(url, **engine_options(url)),
+        engine=engine,
+        views=engine
+        if views_url == url
+        else sa.create_engine(views_url, **engine_options(views_url)),
         rules=load(rulebook).rules,
         directory=directory,
         turn=turn,
@@ -250,7 +262,7 @@ def _build_in_worker(view_set: str, part: Range, up_to: int) -> int | None:
 
 
 def _build_and_commit(view_set: str, part: Range, up_to: int) -> int | None:
-    engine, turn = _worker["engine"], _worker["turn"]
+    engine, views, turn = _worker["engine"], _worker["views"], _worker["turn"]
     next_commit, stop_from = _worker["next_commit"], _worker["stop_from"]
     try:
         if part.index >= stop_from.value:
@@ -262,8 +274,8 @@ def _build_and_commit(view_set: str, part: Range, up_to: int) -> int | None:
         # PostgreSQL takes concurrent inserts of distinct keys: a range's case rows go in
         # while earlier ranges commit, and only its totals and resume point wait for
         # its turn (on SQLite, one writer at a time, the whole write waits).
-        early = engine.dialect.name == "postgresql"
-        with engine.connect() as conn, conn.begin() as transaction:
+        early = views.dialect.name == "postgresql"
+        with views.connect() as conn, conn.begin() as transaction:
             if early:
                 # (waiting for the turn inside the transaction is expected, not idleness)
                 conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
@@ -312,6 +324,8 @@ def build_in_workers(
     directory: Directory,
     workers: int,
     on_range: Callable[[int], None],
+    *,
+    views: sa.Engine | None = None,
 ) -> None:
     """Build the ranges (numbered from 0) in ``workers`` processes, at most two each in
     flight, so memory stays flat however long the log; ``on_range`` gets each range's case
@@ -324,11 +338,12 @@ def build_in_workers(
     next_commit = context.Value("q", 0, lock=False)  # guarded by ``turn``
     stop_from = context.Value("q", NEVER, lock=False)
     url = engine.url.render_as_string(hide_password=False)
+    views_url = (views or engine).url.render_as_string(hide_password=False)
     with ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(url, rulebook, directory, turn, next_commit, stop_from),
+        initargs=(url, views_url, rulebook, directory, turn, next_commit, stop_from),
     ) as pool:
         window: deque[Future[int | None]] = deque()
         try:

@@ -63,18 +63,22 @@ def rebuild(
     on_progress: Callable[[int, int], None] | None = None,
     stop_after: int | None = None,
     name: str | None = None,
+    views: sa.Engine | None = None,
 ) -> str:
     """Build (or resume building) the view set of ``loaded`` and catch it up; returns its name.
 
     ``workers`` processes build ranges of cases in parallel (0: one per core on a long log;
     1: all in this process). ``stop_after`` stops after that many commits (for tests of an
-    interrupted rebuild); ``name`` builds under another name than the rulebook's own."""
-    schema.create_all(engine)
+    interrupted rebuild); ``name`` builds under another name than the rulebook's own;
+    ``views``: the database the views are kept in, if not the log's."""
+    into = views or engine
+    schema.create_all(into)
     name = name or loaded.view_set_name
-    with engine.begin() as conn:
+    with engine.connect() as conn:
+        total = log.last_position(conn)
+    with into.begin() as conn:
         existing = get_view_set(conn, name)
         if existing is None:
-            total = log.last_position(conn)
             create_view_set(
                 conn,
                 name,
@@ -99,10 +103,11 @@ def rebuild(
                 ),
                 {"t": "domain.case:Case.Registered", "up_to": target},
             ).one()
+        with into.connect() as conn:
             resume = conn.execute(
                 sa.select(schema.view_sets.c.resume_after).where(schema.view_sets.c.id == name)
             ).scalar()
-        done = _done_cases(engine, name)
+        done = _done_cases(into, name)
         if not workers:  # starting processes only pays off on a long log
             workers = (os.cpu_count() or 1) if case_total >= PARALLEL_FROM_CASES else 1
         # Ranges of about ``cases_per_commit`` cases, measured in events.
@@ -116,24 +121,34 @@ def rebuild(
             if on_progress:
                 on_progress(done, case_total)
 
-        defer_indexes(engine, name)
+        defer_indexes(into, name)
         with engine.connect() as cutter, _phase(name, "ranges"):
             parts = islice(ranges(cutter, resume, events_per_range), stop_after)
             if workers <= 1:
                 for part in parts:
-                    counted(build_range(engine, name, part, target, loaded.rules, directory))
+                    counted(
+                        build_range(engine, name, part, target, loaded.rules, directory, views=into)
+                    )
             else:
                 build_in_workers(
-                    engine, name, parts, target, str(loaded.path), directory, workers, counted
+                    engine,
+                    name,
+                    parts,
+                    target,
+                    str(loaded.path),
+                    directory,
+                    workers,
+                    counted,
+                    views=into,
                 )
         if stop_after is not None and commits >= stop_after:
             return name
         with _phase(name, "indexes"):
-            if partitions.applies(engine):
-                partitions.attach(engine, name, workers=workers)
+            if partitions.applies(into):
+                partitions.attach(into, name, workers=workers)
             else:
-                schema.create_all(engine)  # the indexes a build into empty tables deferred
-        with _phase(name, "repeats"), engine.begin() as conn:
+                schema.create_all(into)  # the indexes a build into empty tables deferred
+        with _phase(name, "repeats"), into.begin() as conn:
             write_directory(conn, name, directory)
             repeats.decide_all(conn, name, loaded.rules)
             conn.execute(
@@ -144,7 +159,7 @@ def rebuild(
         if on_progress:
             on_progress(done, case_total)
     with _phase(name, "catch-up"):
-        Projector(engine, engine, loaded.rules, name).catch_up()
+        Projector(engine, into, loaded.rules, name).catch_up()
     return name
 
 

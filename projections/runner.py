@@ -81,6 +81,21 @@ def _rules(path: str, digest: str, default: LoadedRules) -> LoadedRules:
     return loaded
 
 
+def _check_same_log(engine: sa.Engine, views: sa.Engine, view_set: str) -> None:
+    """Views kept apart from the log (ADR 18) that are past its end belong to another store (a
+    store deleted or restored without its views file): never served as this one's."""
+    with views.connect() as conn:
+        current = get_view_set(conn, view_set)
+    with engine.connect() as conn:
+        end = conn.execute(sa.text(f"SELECT max(id) FROM {EVENTS_TABLE}")).scalar() or 0
+    if current is not None and current.position > end:
+        raise ProjectorStopped(
+            f"the views at {views.url} are at log position {current.position}, past the end "
+            f"of this store's log ({end}): they were built from another store; delete that "
+            "views file and the projector builds it again from this log"
+        )
+
+
 class Runner:
     def __init__(
         self,
@@ -88,11 +103,17 @@ class Runner:
         default: LoadedRules,
         *,
         write_lock: AbstractContextManager[Any] | None = None,
+        views: sa.Engine | None = None,
     ) -> None:
+        """Project the log of ``engine`` into the live view set of ``views`` (the same
+        database unless told); ``write_lock``: the views' writers' lock."""
         self.engine = engine
-        self.view_set, self.loaded = live_rules(engine, default)
+        self.views = views or engine
+        self.view_set, self.loaded = live_rules(self.views, default)
+        if self.views is not engine:
+            _check_same_log(engine, self.views, self.view_set)
         self.projector = Projector(
-            engine, engine, self.loaded.rules, self.view_set, write_lock=write_lock
+            engine, self.views, self.loaded.rules, self.view_set, write_lock=write_lock
         )
         self.stopping = threading.Event()
         self.last_caught_up = 0.0
@@ -152,17 +173,20 @@ class Runner:
             self._listen_conn = None
 
 
-def lag(engine: sa.Engine, view_set: str) -> dict[str, float | int | str | None]:
-    """How far the view set is behind the log: in events, and in seconds since the oldest
-    fact not yet projected was written."""
-    with engine.connect() as conn:
+def lag(
+    engine: sa.Engine, view_set: str, views: sa.Engine | None = None
+) -> dict[str, float | int | str | None]:
+    """How far the view set (in ``views``, the store's database unless told) is behind the
+    log: in events, and in seconds since the oldest fact not yet projected was written."""
+    with (views or engine).connect() as conn:
         current = get_view_set(conn, view_set)
-        last = conn.execute(sa.text(f"SELECT max(id) FROM {EVENTS_TABLE}")).scalar() or 0
         error = conn.execute(
             sa.select(schema.view_sets.c.error).where(schema.view_sets.c.id == view_set)
         ).scalar()
-        position = current.position if current else 0
-        seconds = 0.0
+    position = current.position if current else 0
+    seconds = 0.0
+    with engine.connect() as conn:
+        last = conn.execute(sa.text(f"SELECT max(id) FROM {EVENTS_TABLE}")).scalar() or 0
         if last > position:
             state = conn.execute(
                 sa.text(f"SELECT state FROM {EVENTS_TABLE} WHERE id > :p ORDER BY id LIMIT 1"),

@@ -187,7 +187,9 @@ def as_of_param(request: Request, text: str | None) -> datetime | None:
 
 def _clocks(request: Request) -> dict[str, str]:
     """The live rulebook's clock titles."""
-    return labels.clock_titles(live_rules(_ledger(request).engine, default_rules())[1].rules)
+    return labels.clock_titles(
+        live_rules(_ledger(request).projection_engine, default_rules())[1].rules
+    )
 
 
 def _as_of_text(request: Request, instant: datetime | None) -> str:

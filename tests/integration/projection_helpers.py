@@ -18,11 +18,10 @@ from projections.viewsets import LoadedRules, ensure_live
 
 
 def project(ledger: Ledger, loaded: LoadedRules, *, batch_size: int = 500) -> Views:
-    view_set = ensure_live(ledger.engine, loaded)
-    Projector(
-        ledger.engine, ledger.engine, loaded.rules, view_set, batch_size=batch_size
-    ).catch_up()
-    return Views(ledger.engine, view_set, loaded.rules)
+    views = ledger.projection_engine  # (the store's own engine, unless the views are apart)
+    view_set = ensure_live(views, loaded)
+    Projector(ledger.engine, views, loaded.rules, view_set, batch_size=batch_size).catch_up()
+    return Views(views, view_set, loaded.rules)
 
 
 def dump(engine: sa.Engine, view_set: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -85,12 +85,13 @@ def test_the_same_log_judged_under_two_rulebooks(
     live = project(world.ledger, national)
     before = events_digest(world.ledger)
 
-    name = rebuild(world.ledger.engine, working_days)
+    views = world.ledger.projection_engine
+    name = rebuild(world.ledger.engine, working_days, views=views)
     assert name != live.view_set
     # The live views kept answering under the national rules.
-    with world.ledger.engine.connect() as conn:
+    with views.connect() as conn:
         assert live_view_set(conn) == live.view_set
-    rebuilt = Views(world.ledger.engine, name, working_days.rules)
+    rebuilt = Views(views, name, working_days.rules)
 
     a = unit_statistics(live, "2025-09", clock.now)
     b = unit_statistics(rebuilt, "2025-09", clock.now)
@@ -106,8 +107,8 @@ def test_the_same_log_judged_under_two_rulebooks(
     assert all(m["before"]["deadline"] != m["after"]["deadline"] for m in moved)
     assert isinstance(diff_ranking(a, b), list)
 
-    activate(world.ledger.engine, name)
-    with world.ledger.engine.connect() as conn:
+    activate(views, name)
+    with views.connect() as conn:
         assert live_view_set(conn) == name
     assert events_digest(world.ledger) == before
 
@@ -249,9 +250,9 @@ def test_the_console_pages_statistics_and_differing_figures_a_few_units_at_a_tim
     ledger = Ledger(Settings(database_url=database_url))
     try:
         live = project(ledger, national)
-        other = rebuild(ledger.engine, working_days)
+        other = rebuild(ledger.engine, working_days, views=ledger.projection_engine)
         u, m = schema.units, schema.memberships
-        with ledger.engine.connect() as conn:
+        with ledger.projection_engine.connect() as conn:
             top = conn.execute(
                 sa.select(u.c.unit_id).where(u.c.view_set == live.view_set, u.c.parent.is_(None))
             ).scalar_one()

@@ -34,7 +34,7 @@ def _three_cases(world: World, clock: Clock, *, delays: bool = True) -> tuple[st
     views = project(world.ledger, load(DEFAULT_RULEBOOK))
     if not delays:
         return views.view_set, ids[:2], ids[2]
-    with world.ledger.engine.begin() as conn:
+    with world.ledger.projection_engine.begin() as conn:
         for n, case_id in enumerate(ids):
             insert_tuples(conn, schema.delay_parts, [_part(views.view_set, case_id, n, 3600.0)])
             insert_tuples(conn, schema.delay_cases, [_delayed(views.view_set, case_id, n)])
@@ -63,7 +63,7 @@ def test_a_case_rewritten_has_its_new_rows_and_the_others_keep_theirs(
     world: World, clock: Clock
 ) -> None:
     view_set, (first, second), bystander = _three_cases(world, clock)
-    engine = world.ledger.engine
+    engine = world.ledger.projection_engine
     with engine.connect() as conn:
         before = case_writes.stored_rows(conn, view_set, [first, second], schema.CASE_TABLES)
         untouched = _rows(conn, view_set, [bystander])
@@ -100,8 +100,8 @@ def test_a_case_rewritten_has_its_new_rows_and_the_others_keep_theirs(
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_on_sqlite_only_the_rows_that_changed_are_written(world: World, clock: Clock) -> None:
     view_set, (first, second), _ = _three_cases(world, clock, delays=False)
-    engine = world.ledger.engine
-    with engine.connect() as conn:
+    engine = world.ledger.projection_engine
+    with world.ledger.engine.connect() as conn:  # (the log)
         directory = Directory()
         for fact in log.directory_facts(conn):
             directory.apply(fact)

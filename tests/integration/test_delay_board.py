@@ -34,8 +34,8 @@ def test_the_board_adds_up_what_who_delayed_what_adds_up(database_url: str, part
     ledger = Ledger(Settings(database_url=database_url))
     try:
         views = live_views(ledger)
-        kept = kept_totals(ledger.engine, views.view_set)
-        assert kept["parties"] and kept == totals_from_rows(ledger.engine, views.view_set)
+        kept = kept_totals(views.engine, views.view_set)
+        assert kept["parties"] and kept == totals_from_rows(views.engine, views.view_set)
         cut = False  # the board left some cases out somewhere: its top really is a top
         for now in (datetime(2024, 9, 30, tzinfo=ZONE), datetime(2026, 1, 1, tzinfo=ZONE)):
             full = delays_from_intervals(views, party, now)

@@ -170,7 +170,7 @@ def test_backup_and_restore_give_an_identical_verifying_log_and_identical_views(
     from tests.integration.projection_helpers import dump, events_digest, project
 
     national = load(DEFAULT_RULEBOOK)
-    before_views = dump(world.ledger.engine, project(world.ledger, national).view_set)
+    before_views = dump(world.ledger.projection_engine, project(world.ledger, national).view_set)
     before_events = events_digest(world.ledger)
     backup = io.StringIO()
     export_bundle(world.ledger.engine, backup)
@@ -184,7 +184,7 @@ def test_backup_and_restore_give_an_identical_verifying_log_and_identical_views(
         report = restore_bundle(restored.engine, backup.getvalue().splitlines())
         assert report.ok and report.events > 0
         assert events_digest(restored) == before_events
-        after_views = dump(restored.engine, project(restored, national).view_set)
+        after_views = dump(restored.projection_engine, project(restored, national).view_set)
         assert after_views == before_views
         # the restored store keeps working: new events continue the chains
         clock.now += timedelta(days=1)

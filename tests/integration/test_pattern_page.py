@@ -71,7 +71,7 @@ def test_every_group_page_by_page_is_the_whole_list_latest_first(ledger: Ledger)
 def test_a_narrower_scope_gets_the_patterns_the_api_gives_it(ledger: Ledger) -> None:
     views = live_views(ledger)
     u, m = schema.units, schema.memberships
-    with ledger.engine.connect() as conn:
+    with views.engine.connect() as conn:
         counties = (
             conn.execute(
                 sa.select(u.c.unit_id).where(

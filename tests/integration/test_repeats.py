@@ -31,7 +31,7 @@ def ledger(database_url: str) -> Iterator[Ledger]:
 def test_repeats_read_by_key_are_the_repeats_of_the_sql_rule(ledger: Ledger) -> None:
     views = live_views(ledger)
     c = schema.cases
-    with ledger.engine.connect() as conn:
+    with views.engine.connect() as conn:
         earlier_of = views.repeats_by_rule(conn)  # the self-join in SQL, over every case
         assert len(earlier_of) >= 20
         kept = views._repeat_of(conn, None)  # what the projector kept

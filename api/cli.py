@@ -239,17 +239,11 @@ acknowledgment should not."""
 def _projector_thread(settings: Settings) -> Iterator[None]:
     import threading
 
-    from api.readmodel import default_rules
+    from api.readmodel import live_runner
     from projections.projector import ProjectorStopped
-    from projections.runner import Runner
 
     ledger = Ledger(settings)
-    runner = Runner(
-        ledger.engine,
-        default_rules(),
-        write_lock=ledger.projection_lock,
-        views=ledger.projection_engine,
-    )
+    runner = live_runner(ledger)
 
     def follow() -> None:
         with suppress(OSError):  # (Linux: a thread's own priority)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from api.cli import _fail, _ledger, app, err, out, parse_instant
 from api.presenters import plain
-from api.readmodel import default_rules, views_at
+from api.readmodel import live_lag, live_runner, views_at
 from ledger.application import Ledger
 from projections import schema
 from projections.projector import ProjectorStopped, get_view_set
@@ -29,7 +29,6 @@ from projections.rebuild import (
     periods,
     rebuild,
 )
-from projections.runner import Runner, lag
 from projections.statistics import unit_statistics
 from projections.viewsets import activate, load
 
@@ -240,12 +239,7 @@ def project(
     """Run the live projector: catch up, then follow the log (NOTIFY on PostgreSQL)."""
     with _ledger() as ledger:
         try:
-            runner = Runner(
-                ledger.engine,
-                default_rules(),
-                write_lock=ledger.projection_lock,
-                views=ledger.projection_engine,
-            )
+            runner = live_runner(ledger)
             if once:
                 runner.catch_up()
             else:
@@ -254,7 +248,7 @@ def project(
                     runner.run()
         except ProjectorStopped as e:
             _fail(str(e))
-        out.print(lag(ledger.engine, runner.view_set, ledger.projection_engine))
+        out.print(live_lag(ledger, runner.view_set))
 
 
 @app.command("rebuild")

@@ -27,7 +27,7 @@ from api import routes_cases, routes_directory, routes_petitioner, routes_views
 from api.console import pages as console
 from api.deps import LedgerDep
 from api.observability import install as install_observability
-from api.readmodel import ViewsBehind, default_rules, replica_position
+from api.readmodel import ViewsBehind, live_lag, live_runner, replica_position
 from api.routes_cases import PreconditionFailed
 from api.security import Forbidden, Unauthenticated, token_secret
 from api.unavailable import install as install_unavailable
@@ -41,7 +41,7 @@ from domain.errors import (
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections.projector import ProjectorStopped
-from projections.runner import Runner, lag
+from projections.runner import Runner
 
 log = logging.getLogger("petition.http")
 
@@ -154,12 +154,7 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         ledger = Ledger(settings)
         app.state.ledger = ledger
         app.state.token_secret = token_secret(settings)
-        runner = Runner(
-            ledger.engine,
-            default_rules(),
-            write_lock=ledger.projection_lock,
-            views=ledger.projection_engine,
-        )
+        runner = live_runner(ledger)
         app.state.view_set = runner.view_set
         thread = None
         if run_projector:
@@ -233,7 +228,7 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
     @app.get("/healthz", operation_id="health")
     def health(ledger: LedgerDep, request: Request) -> dict[str, Any]:
         """Liveness, and the projector's position and error, if any."""
-        projector = lag(ledger.engine, request.app.state.view_set, ledger.projection_engine)
+        projector = live_lag(ledger, request.app.state.view_set)
         status = "ok" if not projector["error"] else "projector-stopped"
         health: dict[str, Any] = {"status": status, "projector": projector}
         if ledger.settings.views_database_url is not None:  # how far the replica trails
@@ -248,7 +243,7 @@ def create_app(settings: Settings | None = None, *, run_projector: bool = True) 
         state = app.state
         if not hasattr(state, "ledger"):
             raise LookupError("the app is not started")
-        return lag(state.ledger.engine, state.view_set, state.ledger.projection_engine)
+        return live_lag(state.ledger, state.view_set)
 
     install_observability(app, lag=projector_lag)
     install_unavailable(app, PROBLEM_BASE)

@@ -24,7 +24,7 @@ from projections import schema
 from projections.log import last_position
 from projections.projector import Projector, get_view_set
 from projections.queries import Views
-from projections.runner import live_rules, read_live
+from projections.runner import Runner, lag, live_rules, read_live
 from projections.viewsets import DEFAULT_RULEBOOK, LoadedRules, load, views_as_of
 
 _loaded: dict[Path, tuple[tuple[tuple[int, int], ...], LoadedRules]] = {}
@@ -73,6 +73,21 @@ def store_views(ledger: Ledger, *, catch_up: bool = True) -> Views:
             ledger.engine, views, loaded.rules, view_set, write_lock=ledger.projection_lock
         ).catch_up()
     return Views(views, view_set, loaded.rules)
+
+
+def live_runner(ledger: Ledger) -> Runner:
+    """The live projector of this ledger's log, writing where its views are kept."""
+    return Runner(
+        ledger.engine,
+        default_rules(),
+        write_lock=ledger.projection_lock,
+        views=ledger.projection_engine,
+    )
+
+
+def live_lag(ledger: Ledger, view_set: str) -> dict[str, Any]:
+    """How far the view set is behind this ledger's log (``projections.runner.lag``)."""
+    return lag(ledger.engine, view_set, ledger.projection_engine)
 
 
 def _behind(engine: sa.Engine, views: sa.Engine, view_set: str) -> bool:

@@ -33,7 +33,7 @@ from domain.provenance import STORED_PROVENANCE, Provenance
 from domain.workflow import ALLOWED_STAGES
 from ledger.persistence import read_only_engine, sqlite_views_engine
 from ledger.personal import PersonalData
-from ledger.settings import Settings, views_file
+from ledger.settings import Settings
 
 CASE_ACTIONS = frozenset(ALLOWED_STAGES)
 UNIT_ACTIONS = frozenset({"rename", "move", "merge_into"})
@@ -173,10 +173,11 @@ class Ledger(Application[UUID]):
         return self._projection_parts()[1]
 
     def _projection_parts(self) -> tuple[Any, Any]:
-        if self.settings.projection_url() == self.settings.database_url:
+        path = self.settings.sqlite_views_path()
+        if path is None:
             return self.engine, self.write_lock
         if self._projection is None:
-            self._projection = sqlite_views_engine(views_file(self.settings.sqlite_path()))  # type: ignore[arg-type]
+            self._projection = sqlite_views_engine(path)
         return self._projection
 
     @property

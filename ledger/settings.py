@@ -57,13 +57,18 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def projection_url(self) -> str:
-        """Where the projector writes the views and the store-side reads find them: the
-        store's own database, or with ``sqlite_views_file`` the SQLite file beside it."""
+    def sqlite_views_path(self) -> Path | None:
+        """With ``sqlite_views_file``, the SQLite file beside the store's that holds the
+        views; None when they are in the store's own database."""
         path = self.sqlite_path()
         if path is None or not self.sqlite_views_file or path.name in ("", ":memory:"):
-            return self.database_url
-        return f"sqlite:///{views_file(path)}"
+            return None
+        return views_file(path)
+
+    def projection_url(self) -> str:
+        """Where the projector writes the views and the store-side reads find them."""
+        path = self.sqlite_views_path()
+        return self.database_url if path is None else f"sqlite:///{path}"
 
     def sqlite_path(self) -> Path | None:
         """The SQLite file, or None for PostgreSQL."""

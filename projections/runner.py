@@ -21,7 +21,7 @@ import orjson
 import sqlalchemy as sa
 
 from projections import schema
-from projections.log import EVENTS_TABLE
+from projections.log import EVENTS_TABLE, last_position
 from projections.projector import Projector, ProjectorStopped, get_view_set
 from projections.viewsets import LIVE, LoadedRules, ensure_live, load
 
@@ -87,7 +87,7 @@ def _check_same_log(engine: sa.Engine, views: sa.Engine, view_set: str) -> None:
     with views.connect() as conn:
         current = get_view_set(conn, view_set)
     with engine.connect() as conn:
-        end = conn.execute(sa.text(f"SELECT max(id) FROM {EVENTS_TABLE}")).scalar() or 0
+        end = last_position(conn)
     if current is not None and current.position > end:
         raise ProjectorStopped(
             f"the views at {views.url} are at log position {current.position}, past the end "
@@ -186,7 +186,7 @@ def lag(
     position = current.position if current else 0
     seconds = 0.0
     with engine.connect() as conn:
-        last = conn.execute(sa.text(f"SELECT max(id) FROM {EVENTS_TABLE}")).scalar() or 0
+        last = last_position(conn)
         if last > position:
             state = conn.execute(
                 sa.text(f"SELECT state FROM {EVENTS_TABLE} WHERE id > :p ORDER BY id LIMIT 1"),

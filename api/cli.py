@@ -24,7 +24,7 @@ from rich.table import Table
 from api.presenters import Names, case_view, history_view, instant_from_text, plain
 from domain.errors import DomainError
 from ledger.application import Ledger
-from ledger.settings import Settings
+from ledger.settings import Settings, sqlite_files
 
 app = typer.Typer(help="Petition Ledger: an honest, replayable record of 信访 case work.")
 case_app = typer.Typer(help="Read one case: its state, its history, as it stood at any instant.")
@@ -89,8 +89,8 @@ def demo(
             _fail(
                 "--reset only deletes the embedded SQLite file; drop a PostgreSQL database yourself"
             )
-        for suffix in ("", "-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        for file in sqlite_files(path):
+            file.unlink(missing_ok=True)
     existing = _stored_events(settings)
     if existing:
         out.print(

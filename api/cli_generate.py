@@ -19,6 +19,7 @@ from rich.table import Table
 from api.cli import _fail, _settings, _stored_events, _where, app, out
 from domain.errors import DomainError
 from ledger.application import Ledger
+from ledger.settings import sqlite_files
 
 
 @app.command()
@@ -44,8 +45,8 @@ def generate(
     if reset:
         if path is None:
             _fail("--reset only deletes the embedded SQLite file; empty PostgreSQL yourself")
-        for suffix in ("", "-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        for file in sqlite_files(path):
+            file.unlink(missing_ok=True)
     existing = _stored_events(settings)
     if existing:
         _fail(

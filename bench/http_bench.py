@@ -15,9 +15,11 @@ process is reported too: on a small machine the clients compete with the server 
 cores. One JSON line per database, every figure and whether each target was met. Only
 loopback is ever contacted, every loop is bounded, and the server is stopped at the end.
 
-Databases: SQLite in a fresh temp dir (``sqlite-views-file``: the same with the read models in
-a file of their own beside it); PostgreSQL: the database ``BENCH_POSTGRES_URL`` names
-(required: its public schema is reset first; never the test suite's).
+Databases: SQLite in a fresh temp dir, ``sqlite`` with the read models inside the store's file
+(as a store made before ADR 18's default keeps them), ``sqlite-views-file`` with them in a file
+of their own beside it (a new store's default); PostgreSQL: the database
+``BENCH_POSTGRES_URL`` names (required: its public schema is reset first; never the test
+suite's).
 
 Latency is measured from the moment a command was due by the schedule (so a server that falls
 behind is charged for the queueing it causes) and, for reference, from when it was sent.

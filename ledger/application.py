@@ -130,6 +130,9 @@ class Ledger(Application[UUID]):
         path = self.settings.sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+        # Where the views are is decided by the files as they are before this ledger writes
+        # (ADR 18): a new store gets a views file, one that keeps its views inside keeps them.
+        self._views_path = self.settings.sqlite_views_path()
         super().__init__(
             env={
                 "PERSISTENCE_MODULE": "ledger.persistence:Factory",
@@ -173,7 +176,7 @@ class Ledger(Application[UUID]):
         return self._projection_parts()[1]
 
     def _projection_parts(self) -> tuple[Any, Any]:
-        path = self.settings.sqlite_views_path()
+        path = self._views_path
         if path is None:
             return self.engine, self.write_lock
         if self._projection is None:

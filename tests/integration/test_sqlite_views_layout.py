@@ -231,3 +231,16 @@ def test_a_reset_deletes_the_views_file_with_the_store(
         result = cli.invoke(app, ["project", "--once"], env={"DATABASE_URL": url})
         assert result.exit_code == 0, result.output
     assert all(file.exists() for file in sqlite_files(Path(tmp_path) / "ledger.sqlite3")[::3])
+
+
+def test_the_store_waits_for_the_disk_on_every_commit_and_the_views_file_need_not(
+    open_store: Callable[..., Ledger],
+) -> None:
+    """An acknowledged event is on disk (SQLite's FULL); the views file holds only what the
+    log derives, so its commits skip the wait (NORMAL: WAL never corrupts, a power cut may
+    take back the last batches with the position they advanced, and they are projected again)."""
+    ledger = open_store(sqlite_views_file=True)
+    with ledger.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    with ledger.projection_engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL

@@ -7,7 +7,9 @@ decoding), the library's own read-and-decode rate (notifications through the rec
 mapper), the full-rebuild rate of every view under the national rulebook, in one process and
 with worker processes, each in events/s and the rebuild as a ratio of both baselines; and
 the rebuild's peak memory (max RSS of a fresh process doing only the rebuild, and of its
-largest worker), so that runs at two sizes show whether it grows.
+largest worker), so that runs at two sizes show whether it grows. On SQLite the rebuild
+writes where a store keeps its views: by default a views file beside it (a new store's
+layout, ADR 18), with ``--views inside`` into the store's own file.
 
 The machine may be shared: the library baseline is read before and after each rebuild and
 the ratio taken against their mean, and CPU time per event is reported beside the rates
@@ -107,35 +109,46 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _rebuild_child(url: str, workers: int, name: str, queue: Any) -> None:
+def _rebuild_child(url: str, apart: bool, workers: int, name: str, queue: Any) -> None:
     from projections.rebuild import rebuild
     from projections.viewsets import DEFAULT_RULEBOOK, load
 
-    engine = sa.create_engine(url)
+    # The store as `petition rebuild` opens it: the views where the layout keeps them.
+    ledger = Ledger(Settings(database_url=url, sqlite_views_file=apart))
+    views = ledger.projection_engine
     loaded = load(DEFAULT_RULEBOOK)
     started = time.perf_counter()
     cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
-    rebuild(engine, loaded, cases_per_commit=1000, workers=workers, name=name)
+    rebuild(ledger.engine, loaded, cases_per_commit=1000, workers=workers, name=name, views=views)
     elapsed = time.perf_counter() - started
     cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu
     peak = _peak_rss_kib()
     worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    ledger.close()
     queue.put((elapsed, cpu, peak, worker_peak))
 
 
-def _drop_views(url: str) -> None:
+def _drop_views(url: str, apart: bool) -> None:
+    """Empty read models: the views file deleted (views apart), the view tables dropped from
+    the store (views inside, or left there by a run of the other layout)."""
     from projections import schema
 
+    views = Settings(database_url=url, sqlite_views_file=apart).sqlite_views_path()
+    if views is not None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(views) + suffix).unlink(missing_ok=True)
     engine = sa.create_engine(url)
     schema.metadata.drop_all(engine)
     engine.dispose()
 
 
-def _rebuild(url: str, workers: int) -> tuple[float, float, int, int]:
-    _drop_views(url)  # each rebuild starts from empty read-model tables
+def _rebuild(url: str, apart: bool, workers: int) -> tuple[float, float, int, int]:
+    _drop_views(url, apart)  # each rebuild starts from empty read-model tables
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_rebuild_child, args=(url, workers, f"bench-{workers}", queue))
+    child = context.Process(
+        target=_rebuild_child, args=(url, apart, workers, f"bench-{workers}", queue)
+    )
     child.start()
     result: tuple[float, float, int, int] = queue.get()
     child.join()
@@ -143,10 +156,11 @@ def _rebuild(url: str, workers: int) -> tuple[float, float, int, int]:
 
 
 def measure(
-    db: str, cases: int, workdir: Path, workers: list[int], *, reuse: bool
+    db: str, cases: int, workdir: Path, workers: list[int], *, reuse: bool, apart: bool = True
 ) -> dict[str, Any]:
     url = database_url(db, workdir, cases, fresh=not reuse)
-    ledger = Ledger(Settings(database_url=url), clock=lambda: datetime.now(UTC))
+    settings = Settings(database_url=url, sqlite_views_file=apart)
+    ledger = Ledger(settings, clock=lambda: datetime.now(UTC))
     write_s = None
     if not reuse:
         started = time.perf_counter()
@@ -158,12 +172,13 @@ def measure(
         "cases": cases,
         "events": events,
         "bulk_write_events_per_s": round(events / write_s) if write_s else None,
+        "views": ("apart" if apart else "inside") if db == "sqlite" else "the database's own",
     }
     figures["raw_read_events_per_s"] = round(events / raw_s)
     figures["raw_read_cpu_us_per_event"] = round(1e6 * raw_cpu / events, 1)
     library = [library_read(ledger)]
     for n in workers:
-        rebuild_s, rebuild_cpu, peak_kib, worker_peak_kib = _rebuild(url, n)
+        rebuild_s, rebuild_cpu, peak_kib, worker_peak_kib = _rebuild(url, apart, n)
         library.append(library_read(ledger))
         (_, before_s, before_cpu), (_, after_s, after_cpu) = library[-2], library[-1]
         library_rate = events / ((before_s + after_s) / 2)
@@ -201,12 +216,21 @@ def main() -> None:
         action="store_true",
         help="measure the events an earlier run with the same --cases left (no new data set)",
     )
+    parser.add_argument(
+        "--views",
+        choices=["apart", "inside"],
+        default="apart",
+        help="SQLite: rebuild into a views file beside the store (a new store's default, ADR "
+        "18) or into the store's own file",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("data/bench"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     for db in args.db:
         for cases in args.cases:
-            figures = measure(db, cases, args.workdir, args.workers, reuse=args.reuse)
+            figures = measure(
+                db, cases, args.workdir, args.workers, reuse=args.reuse, apart=args.views == "apart"
+            )
             print(json.dumps(figures), flush=True)
 
 

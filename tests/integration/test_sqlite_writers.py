@@ -63,3 +63,31 @@ def test_a_command_waits_for_the_writer_lock_another_process_holds(tmp_path: Pat
         release.set()
         holder.join(WAIT_S)
         ledger.close()
+
+
+def test_a_save_refused_by_the_store_leaves_the_writer_lock_free(tmp_path: Path) -> None:
+    """The same event twice: the store refuses the second (its key), the transaction rolls
+    back, and the writer lock it took for the insert is free again for the next writer."""
+    from eventsourcing.persistence import IntegrityError, StoredEvent
+
+    ledger = Ledger(Settings(database_url=f"sqlite:///{tmp_path}/ledger.sqlite3"))
+    event = StoredEvent(uuid4(), 1, "domain.directory:Unit.Created", b"{}")
+    try:
+        ledger.recorder.insert_events([event])
+        try:
+            ledger.recorder.insert_events([event])
+        except IntegrityError:
+            pass
+        else:
+            raise AssertionError("the store took the same event twice")
+        got = threading.Event()
+
+        def take() -> None:
+            with ledger.write_lock:
+                got.set()
+
+        threading.Thread(target=take, daemon=True).start()
+        assert got.wait(WAIT_S), "the writer lock stayed held after the refused save"
+        ledger.recorder.insert_events([StoredEvent(uuid4(), 1, event.topic, b"{}")])
+    finally:
+        ledger.close()

@@ -112,3 +112,50 @@ def test_every_worker_writes_its_request_log(served: str, world: World, tmp_path
         return found
 
     _until(lambda: logged() >= set(asked), "every request in the JSON request log", 10)
+
+
+def _listening_sockets(port: int) -> int:
+    """How many IPv4 sockets listen on ``port`` (Linux: /proc/net/tcp, state 0A)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state = fields[1], fields[3]
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+            count += 1
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
+def test_each_api_process_listens_on_a_socket_of_its_own(served: str) -> None:
+    """The kernel spreads new connections over the workers' sockets (``SO_REUSEPORT``,
+    api.listeners): with one shared socket, whichever worker woke first took them."""
+    port = int(served.rsplit(":", 1)[1])
+    _until(lambda: _listening_sockets(port) == 2, "a listening socket per API process", 10)
+    clients = [httpx.Client(base_url=served, timeout=10) for _ in range(8)]
+    try:
+        assert all(c.get("/healthz").status_code == 200 for c in clients)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_serving_on_a_port_already_taken_fails_at_once_and_says_so(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Not workers dying and restarting for as long as the supervisor runs."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": database_url, "LEDGER_TOKEN_SECRET": SECRET}
+        command = [sys.executable, "-c", "from api.cli import app; app()", "serve"]
+        done = subprocess.run(
+            [*command, *SERVE_OPTIONS, str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr + done.stdout

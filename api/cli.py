@@ -211,7 +211,7 @@ def serve(
     import uvicorn
 
     from api.http import PROJECTOR_ENV, create_app, tune_collector
-    from api.listeners import reuse_port_available, run_workers
+    from api.listeners import run_workers
     from api.observability import json_logging
 
     settings = _settings()
@@ -226,16 +226,13 @@ def serve(
         return
     os.environ[PROJECTOR_ENV] = "0"  # the workers' apps: this process projects
     with _projector_thread(settings) if projector else nullcontext():
-        if reuse_port_available():
-            config = uvicorn.Config(
-                "api.http:app_from_environment", factory=True, workers=workers, **options
-            )
-            try:
-                run_workers(config)  # each API process on its own socket (api.listeners)
-            except (OSError, ValueError) as e:
-                _fail(str(e))
-        else:
-            uvicorn.run("api.http:app_from_environment", factory=True, workers=workers, **options)
+        config = uvicorn.Config(
+            "api.http:app_from_environment", factory=True, workers=workers, **options
+        )
+        try:
+            run_workers(config)  # each API process on its own socket (api.listeners)
+        except (OSError, ValueError) as e:
+            _fail(str(e))
 
 
 PROJECTOR_NICENESS = 10

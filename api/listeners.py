@@ -18,10 +18,6 @@ from uvicorn import Config
 from uvicorn.supervisors import multiprocess
 
 
-def reuse_port_available() -> bool:
-    return hasattr(socket, "SO_REUSEPORT")
-
-
 def own_socket(config: Config) -> socket.socket:
     """A listening socket of this process on the configured address, sharing the port with
     the other workers' (``SO_REUSEPORT``)."""
@@ -44,7 +40,11 @@ class _OwnSocketWorker(multiprocess.Process):
 def run_workers(config: Config) -> None:
     """Run ``config.workers`` API processes under uvicorn's supervisor, each on its own
     socket. The supervisor itself binds nothing: a socket of the port's group that nobody
-    accepts on would hold the connections the kernel gave it."""
+    accepts on would hold the connections the kernel gave it. (Without ``SO_REUSEPORT``, as
+    uvicorn runs workers: on the supervisor's one socket.)"""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
     if config.port == 0:
         raise ValueError("API processes that listen apart need a fixed port, not 0")
     # The address is tried here first: a worker that cannot bind would die, be restarted and

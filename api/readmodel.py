@@ -24,7 +24,7 @@ from projections import schema
 from projections.log import last_position
 from projections.projector import Projector, get_view_set
 from projections.queries import Views
-from projections.runner import Runner, lag, live_rules, read_live
+from projections.runner import Runner, lag, live_rules, read_live, view_set_and_log_end
 from projections.viewsets import DEFAULT_RULEBOOK, LoadedRules, load, views_as_of
 
 _loaded: dict[Path, tuple[tuple[tuple[int, int], ...], LoadedRules]] = {}
@@ -93,12 +93,8 @@ def live_lag(ledger: Ledger, view_set: str) -> dict[str, Any]:
 def _behind(engine: sa.Engine, views: sa.Engine, view_set: str) -> bool:
     """Whether the log has rows the view set has not read: two indexed lookups, where a
     catch-up that finds nothing to do still folds the whole directory first."""
-    with views.connect() as conn:
-        current = get_view_set(conn, view_set)
-    if current is None:
-        return True
-    with engine.connect() as conn:
-        return last_position(conn) > current.position
+    current, end = view_set_and_log_end(engine, views, view_set)
+    return current is None or end > current.position
 
 
 def live_views(ledger: Ledger, *, catch_up: bool = True, after: int | None = None) -> Views:

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from bench.dataset import write_cases
 from ledger.application import Ledger
-from ledger.settings import Settings
+from ledger.settings import Settings, database_files
 
 
 def postgres_url() -> str:
@@ -134,9 +134,8 @@ def _drop_views(url: str, apart: bool) -> None:
     from projections import schema
 
     views = Settings(database_url=url, sqlite_views_file=apart).sqlite_views_path()
-    if views is not None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(views) + suffix).unlink(missing_ok=True)
+    for file in database_files(views) if views is not None else []:
+        file.unlink(missing_ok=True)
     engine = sa.create_engine(url)
     schema.metadata.drop_all(engine)
     engine.dispose()

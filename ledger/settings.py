@@ -91,15 +91,16 @@ def views_file(store: Path) -> Path:
     return store.with_name(f"{store.stem}.views{store.suffix}")
 
 
+def database_files(database: Path) -> list[Path]:
+    """A SQLite database's file and its WAL and shared-memory files."""
+    return [database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")]
+
+
 def sqlite_files(store: Path) -> list[Path]:
-    """Every file of the SQLite store ``store``: its own, its views file's, and their WAL and
-    shared-memory files (what a reset deletes: a views file left behind would describe a log
-    that is gone, and the projector refuses it)."""
-    return [
-        base.with_name(base.name + suffix)
-        for base in (store, views_file(store))
-        for suffix in ("", "-wal", "-shm")
-    ]
+    """Every file of the SQLite store ``store``: its own and its views file's (what a reset
+    deletes: a views file left behind would describe a log that is gone, and the projector
+    refuses it)."""
+    return [*database_files(store), *database_files(views_file(store))]
 
 
 def keeps_views_inside(store: Path) -> bool:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from projections import schema
 from projections.log import EVENTS_TABLE, last_position
-from projections.projector import Projector, ProjectorStopped, get_view_set
+from projections.projector import Projector, ProjectorStopped, ViewSet, get_view_set
 from projections.viewsets import LIVE, LoadedRules, ensure_live, load
 
 log = logging.getLogger("petition.projector")
@@ -81,13 +81,21 @@ def _rules(path: str, digest: str, default: LoadedRules) -> LoadedRules:
     return loaded
 
 
-def _check_same_log(engine: sa.Engine, views: sa.Engine, view_set: str) -> None:
-    """Views kept apart from the log (ADR 18) that are past its end belong to another store (a
-    store deleted or restored without its views file): never served as this one's."""
+def view_set_and_log_end(
+    engine: sa.Engine, views: sa.Engine, view_set: str
+) -> tuple[ViewSet | None, int]:
+    """The view set as ``views`` records it (None: not made yet) and the last position of the
+    log of ``engine``: two indexed lookups, one in each database."""
     with views.connect() as conn:
         current = get_view_set(conn, view_set)
     with engine.connect() as conn:
-        end = last_position(conn)
+        return current, last_position(conn)
+
+
+def _check_same_log(engine: sa.Engine, views: sa.Engine, view_set: str) -> None:
+    """Views kept apart from the log (ADR 18) that are past its end belong to another store (a
+    store deleted or restored without its views file): never served as this one's."""
+    current, end = view_set_and_log_end(engine, views, view_set)
     if current is not None and current.position > end:
         raise ProjectorStopped(
             f"the views at {views.url} are at log position {current.position}, past the end "

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from api.readmodel import live_runner
 from ledger.application import Ledger
 from ledger.settings import (
     VIEW_SETS_TABLE,
@@ -27,7 +28,7 @@ from ledger.settings import (
 from projections import schema
 from projections.projector import ProjectorStopped
 from projections.rebuild import rebuild
-from projections.runner import Runner, lag
+from projections.runner import lag
 from projections.viewsets import DEFAULT_RULEBOOK, load
 from tests.conftest import Clock
 from tests.integration.projection_helpers import dump
@@ -83,15 +84,6 @@ def open_store(tmp_path: os.PathLike[str], clock: Clock) -> Iterator[Callable[..
         ledger.close()
 
 
-def _runner(ledger: Ledger) -> Runner:
-    return Runner(
-        ledger.engine,
-        load(DEFAULT_RULEBOOK),
-        write_lock=ledger.projection_lock,
-        views=ledger.projection_engine,
-    )
-
-
 def _view_tables(engine: sa.Engine) -> list[str]:
     return [t for t in sa.inspect(engine).get_table_names() if t.startswith("rm_")]
 
@@ -108,7 +100,7 @@ def test_a_new_store_writes_its_views_beside_it_and_never_into_it(
     _a_registered_case(ledger)
     store = ledger.settings.sqlite_path()
     assert store is not None and ledger.settings.projection_url().endswith(str(views_file(store)))
-    runner = _runner(ledger)
+    runner = live_runner(ledger)
     runner.catch_up()
     assert lag(ledger.engine, runner.view_set, ledger.projection_engine)["events_behind"] == 0
     in_views = sa.inspect(ledger.projection_engine).get_table_names()
@@ -126,14 +118,14 @@ def test_a_store_that_keeps_its_views_inside_keeps_them_there(
     would be projected from zero)."""
     before = open_store(sqlite_views_file=False)
     _a_registered_case(before)
-    _runner(before).catch_up()
+    live_runner(before).catch_up()
     store = before.settings.sqlite_path()
     assert store is not None and "rm_cases" in _view_tables(before.engine)
     before.close()
 
     after = open_store()
     assert after.projection_engine is after.engine
-    runner = _runner(after)
+    runner = live_runner(after)
     assert lag(after.engine, runner.view_set, after.projection_engine)["events_behind"] == 0
     assert not views_file(store).exists()
 
@@ -145,14 +137,14 @@ def test_a_store_that_keeps_its_views_inside_moves_them_when_told(
     file: the same rows as inside, and from then on the file is where they are."""
     inside = open_store(sqlite_views_file=False)
     _a_registered_case(inside)
-    runner = _runner(inside)
+    runner = live_runner(inside)
     runner.catch_up()
     name = runner.view_set
     inside.close()
 
     moved = open_store(sqlite_views_file=True)
     assert moved.projection_engine is not moved.engine
-    _runner(moved).catch_up()
+    live_runner(moved).catch_up()
     assert dump(moved.projection_engine, name) == dump(moved.engine, name)
     assert dump(moved.projection_engine, name)["rm_cases"]
     moved.close()
@@ -205,13 +197,13 @@ def test_views_left_from_another_store_are_refused_not_served(
     the new log's end, and the projector says so instead of serving them as this store's."""
     old = open_store(sqlite_views_file=True)
     _a_registered_case(old)
-    _runner(old).catch_up()
+    live_runner(old).catch_up()
     old.close()
     for leftover in Path(tmp_path).glob("ledger.sqlite3*"):
         leftover.unlink()
     new = open_store(sqlite_views_file=True)
     with pytest.raises(ProjectorStopped, match="built from another store"):
-        _runner(new)
+        live_runner(new)
 
 
 def test_a_reset_deletes_the_views_file_with_the_store(

@@ -20,13 +20,16 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing_sqlalchemy.datastore import transactions
 from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyAggregateRecorder,
     SQLAlchemyApplicationRecorder,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy_utils.types.uuid import UUIDType
+
+from ledger.group_commit import GroupCommit, Save
 
 SEALS_TABLE = "ledger_seals"
 GENESIS = bytes(32)
@@ -126,11 +129,61 @@ class SnapshotRecorder(PreparedReads):
 class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
     """The library's application recorder, sealing each event it inserts."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        engine = self.datastore.engine
+        on_file = (
+            isinstance(engine, sa.Engine)
+            and engine.dialect.name == "sqlite"
+            and engine.url.database not in (None, "", ":memory:")
+        )
+        self._group = GroupCommit(self._write_group) if on_file else None
+
     def create_table(self) -> None:
         super().create_table()
         engine = self.datastore.engine
         assert engine is not None
         seals_metadata.create_all(engine, checkfirst=True)  # type: ignore[arg-type]
+
+    GROUP_AT_MOST = 200
+    """A save of more events than this is written alone (a bulk import's batch): a group relies
+    on each save's events going in as one statement, which the store takes back whole."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], *, session: Session | None = None, **kwargs: Any
+    ) -> Sequence[int] | None:
+        """As the library does; on an SQLite file, through the process's group commit
+        (:mod:`ledger.group_commit`) unless the caller is inside a transaction of its own."""
+        group = self._group
+        if (
+            group is None
+            or session is not None
+            or any(v is not None for v in kwargs.values())  # (a tracking record: the caller's)
+            or len(stored_events) > self.GROUP_AT_MOST
+            or _in_transaction()
+        ):
+            return super().insert_events(stored_events, session=session, **kwargs)
+        save = group.submit(stored_events)
+        if save.alone:
+            return super().insert_events(stored_events)
+        if save.refused is not None:
+            raise IntegrityError(save.refused) from save.refused
+        return save.ids
+
+    def _write_group(self, saves: list[Save]) -> None:
+        """One transaction for the saves of a group. SQLite takes back a refused statement
+        alone and keeps the transaction: a save whose events the store refuses (its case
+        moved on meanwhile) is refused by itself, and nothing of it was written."""
+        with self.transaction(commit=True) as session:
+            conn = session.connection()
+            for save in saves:
+                try:
+                    ids = self._insert_rows(session, conn, save.events)
+                except sa.exc.IntegrityError as refused:
+                    save.refused = refused
+                    continue
+                self._seal(conn, ids, save.events)
+                save.ids = ids
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -140,6 +193,13 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
         if not stored_events:
             return []
         conn = session.connection()
+        ids = self._insert_rows(session, conn, stored_events)
+        self._seal(conn, ids, stored_events)
+        return ids
+
+    def _insert_rows(
+        self, session: Session, conn: sa.Connection, stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
         postgres = conn.dialect.name == "postgresql"
         if postgres:
             # The library's lock and NOTIFY (delivered at commit) in one round trip: every
@@ -170,7 +230,6 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
         )
         if not postgres:
             self._notify_channel(session)
-        self._seal(conn, ids, stored_events)
         return ids
 
     @functools.cache  # noqa: B019 (one statement per recorder)
@@ -278,3 +337,13 @@ def _sqlite_heads(
         if row is not None:
             heads[originator] = bytes(row[0])
     return log_head, heads
+
+
+def _in_transaction() -> bool:
+    """Whether this thread's caller already holds one of the store's transactions (its save
+    then belongs to it, not to a group)."""
+    try:
+        transactions.get()
+    except LookupError:
+        return False
+    return True

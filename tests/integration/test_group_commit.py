@@ -22,7 +22,7 @@ from ledger import integrity
 from ledger.application import Ledger
 from ledger.group_commit import GroupCommit
 from ledger.settings import Settings
-from tests.world import build_world
+from tests.world import World, build_world
 
 WAIT_S = 30.0
 TOPIC = "domain.directory:Unit.Created"
@@ -89,6 +89,25 @@ def _stored(ledger: Ledger) -> list[tuple[UUID, int]]:
     ]
 
 
+def _router(
+    ledger: Ledger, world: World, now: datetime
+) -> Callable[[UUID, int], Callable[[], Any]]:
+    """A clerk's routing of a case to the housing bureau, as a call to run in a thread."""
+
+    def route(case_id: UUID, n: int) -> Callable[[], Any]:
+        return lambda: ledger.act(
+            case_id,
+            "route",
+            actor=world.at_office,
+            occurred_at=now,
+            command_id=f"route-{n}",
+            to_unit=world.housing,
+            mode="交办",
+        )
+
+    return route
+
+
 def _unit_created(unit: UUID, version: int = 1) -> StoredEvent:
     return StoredEvent(unit, version, TOPIC, b"{}")
 
@@ -102,17 +121,7 @@ def test_commands_queued_behind_the_writer_lock_are_stored_in_one_transaction(
     group = _group(ledger)
     before = group.groups
 
-    def route(case_id: UUID, n: int) -> Callable[[], Any]:
-        return lambda: ledger.act(
-            case_id,
-            "route",
-            actor=world.at_office,
-            occurred_at=now,
-            command_id=f"route-{n}",
-            to_unit=world.housing,
-            mode="交办",
-        )
-
+    route = _router(ledger, world, now)
     first, others = _run_behind_the_lock(
         ledger, route(cases[0], 0), [route(c, n) for n, c in enumerate(cases[1:], start=1)]
     )
@@ -163,17 +172,7 @@ def test_a_command_that_lost_the_race_inside_a_group_is_told_to_reload(ledger: L
     world = build_world(ledger, now - timedelta(days=30))
     held, contested = (world.register(now - timedelta(hours=3)).aggregate_id for _ in range(2))
 
-    def route(case_id: UUID, n: int) -> Callable[[], Any]:
-        return lambda: ledger.act(
-            case_id,
-            "route",
-            actor=world.at_office,
-            occurred_at=now,
-            command_id=f"route-{n}",
-            to_unit=world.housing,
-            mode="交办",
-        )
-
+    route = _router(ledger, world, now)
     _, others = _run_behind_the_lock(
         ledger, route(held, 0), [route(contested, 1), route(contested, 2)]
     )

@@ -94,6 +94,11 @@ class PreparedReads(SQLAlchemyAggregateRecorder):
             engine = self.datastore.engine
             assert isinstance(engine, sa.Engine)
             with engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    # One statement is its own snapshot: without a transaction the read is one
+                    # round trip, not a BEGIN, the SELECT and a ROLLBACK (a command reads two or
+                    # three aggregates). The pool hands the connection on transactional again.
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 rows = conn.execute(statement, params).all()
         return [
             StoredEvent(

@@ -332,3 +332,37 @@ def test_a_reply_stored_before_delivery_method_existed_still_loads(
     assert reply.type == "Replied"
     assert reply.data["delivery_method"] == "书面"
     assert reply.data["text"] == "已维修"
+
+
+def test_reading_a_case_from_postgresql_is_one_statement_outside_any_transaction(
+    clock: Clock,
+) -> None:
+    """A command reads every aggregate it touches (the repository brings its cached copy up to
+    date): on PostgreSQL each read runs in autocommit, one round trip, with no BEGIN before it
+    and nothing to roll back after it (two round trips a read, three reads a command, before).
+    The connection goes back to the pool transactional, and the next command is stored."""
+    from sqlalchemy import event
+
+    from ledger.settings import Settings
+    from tests.conftest import fresh_postgres
+    from tests.world import build_world
+
+    ledger = Ledger(Settings(database_url=fresh_postgres()), clock=clock)
+    try:
+        world = build_world(ledger, clock.now)
+        case_id = world.register(clock.now - timedelta(hours=3)).aggregate_id
+        reads: list[bool] = []
+
+        @event.listens_for(ledger.engine, "before_cursor_execute")
+        def _read(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.lstrip().startswith("SELECT") and "FROM ledger_events" in statement:
+                reads.append(conn.connection.dbapi_connection.autocommit)
+
+        stored = ledger.recorder.select_events(case_id)
+        assert [e.originator_version for e in stored] == [1]
+        assert reads == [True]
+        world.act(case_id, "route", world.at_office, clock.now, to_unit=world.housing)
+        assert ledger.get_case(case_id).holder_unit == world.housing
+        assert all(reads)
+    finally:
+        ledger.close()

@@ -19,10 +19,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -36,11 +39,20 @@ class Save:
     done: bool = field(default=False, repr=False)
 
 
-class GroupCommit:
-    """Writes the saves submitted meanwhile with ``write`` (which fills each :class:`Save`'s
-    ``ids`` or ``refused``, and raises only if the whole group must not be committed)."""
+class GroupCommit(Generic[T]):
+    """Writes the saves submitted meanwhile: ``begin`` opens the group's transaction (and waits
+    for the writer lock), ``write`` writes the saves into it (filling each :class:`Save`'s
+    ``ids`` or ``refused``; it raises only if the whole group must not be committed), and
+    leaving ``begin``'s context commits. The leader takes the queue only once it holds the
+    lock: every save that arrived while it waited (for the other process's writes, say) goes
+    into its group, rather than waiting for that lock a second time."""
 
-    def __init__(self, write: Callable[[list[Save]], None]) -> None:
+    def __init__(
+        self,
+        begin: Callable[[], AbstractContextManager[T]],
+        write: Callable[[T, list[Save]], None],
+    ) -> None:
+        self._begin = begin
         self._write = write
         self._turn = threading.Condition()
         self._queued: list[Save] = []
@@ -56,21 +68,30 @@ class GroupCommit:
             if save.done:  # a leader wrote it
                 return save
             self._leading = True
-            group, self._queued = self._queued, []
+        group: list[Save] = []
         try:
-            self._write(group)
+            with self._begin() as transaction:
+                with self._turn:
+                    group, self._queued = self._queued, []  # this save among them
+                self._write(transaction, group)
         except BaseException as failure:
-            for each in group:  # nothing of the group was committed
+            for each in group or [save]:  # nothing of the group was committed
                 each.ids, each.refused, each.alone = None, None, True
+            if not group:
+                with self._turn:  # the others stay queued for the next leader
+                    self._queued.remove(save)
             if not isinstance(failure, Exception):
                 raise  # (an interrupt: the others still try alone)
             logger.warning(
-                "a group of %d saves failed; each is tried again alone", len(group), exc_info=True
+                "a group of %d saves failed; each is tried again alone",
+                len(group),
+                exc_info=True,
             )
         finally:
             with self._turn:
-                self.groups += 1
-                for each in group:
+                if group:
+                    self.groups += 1
+                for each in group or [save]:
                     each.done = True
                 self._leading = False
                 self._turn.notify_all()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
 
@@ -142,7 +143,7 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
             and engine.dialect.name == "sqlite"
             and engine.url.database not in (None, "", ":memory:")
         )
-        self._group = GroupCommit(self._write_group) if on_file else None
+        self._group = GroupCommit(self._begin_group, self._write_group) if on_file else None
 
     def create_table(self) -> None:
         super().create_table()
@@ -175,20 +176,24 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
             raise IntegrityError(save.refused) from save.refused
         return save.ids
 
-    def _write_group(self, saves: list[Save]) -> None:
-        """One transaction for the saves of a group. SQLite takes back a refused statement
-        alone and keeps the transaction: a save whose events the store refuses (its case
-        moved on meanwhile) is refused by itself, and nothing of it was written."""
-        with self.transaction(commit=True) as session:
-            conn = session.connection()
-            for save in saves:
-                try:
-                    ids = self._insert_rows(session, conn, save.events)
-                except sa.exc.IntegrityError as refused:
-                    save.refused = refused
-                    continue
-                self._seal(conn, ids, save.events)
-                save.ids = ids
+    def _begin_group(self) -> AbstractContextManager[Session]:
+        """A group's transaction: it waits for the store's writer lock, and commits on leaving."""
+        return self.transaction(commit=True)
+
+    def _write_group(self, session: Session, saves: list[Save]) -> None:
+        """The saves of a group, in the transaction the group holds. SQLite takes back a
+        refused statement alone and keeps the transaction: a save whose events the store
+        refuses (its case moved on meanwhile) is refused by itself, and nothing of it was
+        written."""
+        conn = session.connection()
+        for save in saves:
+            try:
+                ids = self._insert_rows(session, conn, save.events)
+            except sa.exc.IntegrityError as refused:
+                save.refused = refused
+                continue
+            self._seal(conn, ids, save.events)
+            save.ids = ids
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -211,7 +211,7 @@ def serve(
     import uvicorn
 
     from api.http import PROJECTOR_ENV, create_app, tune_collector
-    from api.listeners import run_workers
+    from api.listeners import CannotListen, run_workers
     from api.observability import json_logging
 
     settings = _settings()
@@ -231,7 +231,7 @@ def serve(
         )
         try:
             run_workers(config)  # each API process on its own socket (api.listeners)
-        except (OSError, ValueError) as e:
+        except CannotListen as e:
             _fail(str(e))
 
 

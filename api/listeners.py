@@ -18,6 +18,10 @@ from uvicorn import Config
 from uvicorn.supervisors import multiprocess
 
 
+class CannotListen(Exception):
+    """The API processes cannot listen where they were told to (said once, before any starts)."""
+
+
 def own_socket(config: Config) -> socket.socket:
     """A listening socket of this process on the configured address, sharing the port with
     the other workers' (``SO_REUSEPORT``)."""
@@ -46,13 +50,13 @@ def run_workers(config: Config) -> None:
         multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     if config.port == 0:
-        raise ValueError("API processes that listen apart need a fixed port, not 0")
+        raise CannotListen("API processes that listen apart need a fixed port, not 0")
     # The address is tried here first: a worker that cannot bind would die, be restarted and
     # die again for as long as the supervisor runs.
     try:
         own_socket(config).close()  # (bound, never listening: given no connection)
     except OSError as e:
-        raise OSError(e.errno, f"cannot listen on {config.host}:{config.port}: {e.strerror}") from e
+        raise CannotListen(f"cannot listen on {config.host}:{config.port}: {e.strerror}") from e
     # uvicorn's supervisor makes its workers through this module's name (every start and
     # restart): pinned uvicorn, and tests/integration/test_serve.py serves through it.
     multiprocess.Process = _OwnSocketWorker  # type: ignore[misc]

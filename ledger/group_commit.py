@@ -75,7 +75,8 @@ class GroupCommit(Generic[T]):
                     group, self._queued = self._queued, []  # this save among them
                 self._write(transaction, group)
         except BaseException as failure:
-            for each in group or [save]:  # nothing of the group was committed
+            failed = group or [save]  # (no group yet: the transaction never opened)
+            for each in failed:  # nothing of them was committed
                 each.ids, each.refused, each.alone = None, None, True
             if not group:
                 with self._turn:  # the others stay queued for the next leader
@@ -83,9 +84,7 @@ class GroupCommit(Generic[T]):
             if not isinstance(failure, Exception):
                 raise  # (an interrupt: the others still try alone)
             logger.warning(
-                "a group of %d saves failed; each is tried again alone",
-                len(group),
-                exc_info=True,
+                "%d saves failed together; each is tried again alone", len(failed), exc_info=True
             )
         finally:
             with self._turn:

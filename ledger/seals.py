@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy_utils.types.uuid import UUIDType
 
 from ledger.group_commit import GroupCommit, Save
+from ledger.writer_lock import WriterLock
 
 SEALS_TABLE = "ledger_seals"
 GENESIS = bytes(32)
@@ -137,13 +138,10 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        engine = self.datastore.engine
-        on_file = (
-            isinstance(engine, sa.Engine)
-            and engine.dialect.name == "sqlite"
-            and engine.url.database not in (None, "", ":memory:")
-        )
-        self._group = GroupCommit(self._begin_group, self._write_group) if on_file else None
+        # Grouped where writers queue for the store's shared writer lock (an SQLite file: the
+        # factory gives its datastore one, ledger.persistence), nowhere else.
+        shared_lock = isinstance(self.datastore.write_lock, WriterLock)
+        self._group = GroupCommit(self._begin_group, self._write_group) if shared_lock else None
 
     def create_table(self) -> None:
         super().create_table()

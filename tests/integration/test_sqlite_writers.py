@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import pytest
+
 from ledger.application import Actor, Ledger
 from ledger.settings import Settings
 from ledger.writer_lock import WriterLock
@@ -74,12 +76,8 @@ def test_a_save_refused_by_the_store_leaves_the_writer_lock_free(tmp_path: Path)
     event = StoredEvent(uuid4(), 1, "domain.directory:Unit.Created", b"{}")
     try:
         ledger.recorder.insert_events([event])
-        try:
+        with pytest.raises(IntegrityError):  # the same event twice
             ledger.recorder.insert_events([event])
-        except IntegrityError:
-            pass
-        else:
-            raise AssertionError("the store took the same event twice")
         got = threading.Event()
 
         def take() -> None:

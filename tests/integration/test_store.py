@@ -366,3 +366,54 @@ def test_reading_a_case_from_postgresql_is_one_statement_outside_any_transaction
         assert all(reads)
     finally:
         ledger.close()
+
+
+def test_a_command_on_postgresql_is_stored_and_sealed_in_two_statements_under_the_lock(
+    clock: Clock,
+) -> None:
+    """Every writer waits for the events table's lock, held from the statement that takes it to
+    the commit. A command's save sends the lock, the NOTIFY, its events and the reading of the
+    heads its seals chain on as one statement, then its seals: two statements while holding
+    the lock (four before). Two cases moved in turn are sealed each on the one before (the log
+    verifies), and the projector is told of each (NOTIFY)."""
+    import select
+
+    from sqlalchemy import event
+
+    from ledger.integrity import verify
+    from ledger.settings import Settings
+    from tests.conftest import fresh_postgres
+    from tests.world import build_world
+
+    ledger = Ledger(Settings(database_url=fresh_postgres()), clock=clock)
+    listener = ledger.engine.raw_connection()
+    try:
+        world = build_world(ledger, clock.now)
+        first = world.register(clock.now - timedelta(hours=3)).aggregate_id
+        second = world.register(clock.now - timedelta(hours=2)).aggregate_id
+        listener.driver_connection.set_isolation_level(0)  # type: ignore[union-attr]
+        listener.cursor().execute("LISTEN ledger_events")
+        writes: list[str] = []
+
+        @event.listens_for(ledger.engine, "before_cursor_execute")
+        def _write(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if not statement.lstrip().startswith("SELECT"):
+                writes.append(" ".join(statement.split()))
+
+        for case_id in (first, second):
+            world.act(case_id, "route", world.at_office, clock.now, to_unit=world.housing)
+        assert len(writes) == 4
+        for together, seals in zip(writes[::2], writes[1::2], strict=True):
+            assert together.startswith("LOCK TABLE ledger_events IN EXCLUSIVE MODE; NOTIFY")
+            assert "INSERT INTO ledger_events" in together
+            assert "FROM ledger_seals" in together  # the heads, read under the lock
+            assert seals.startswith("INSERT INTO ledger_seals")
+        assert ledger.get_case(second).holder_unit == world.housing
+        assert verify(ledger.engine).ok
+        pg: Any = listener.driver_connection
+        assert select.select([pg], [], [], 5.0) != ([], [], [])
+        pg.poll()
+        assert pg.notifies
+    finally:
+        listener.close()
+        ledger.close()

@@ -33,6 +33,7 @@ from domain.provenance import STORED_PROVENANCE, Provenance
 from domain.workflow import ALLOWED_STAGES
 from ledger.persistence import read_only_engine, sqlite_views_engine
 from ledger.personal import PersonalData
+from ledger.seals import reading_ahead_now
 from ledger.settings import Settings
 
 CASE_ACTIONS = frozenset(ALLOWED_STAGES)
@@ -381,27 +382,34 @@ class Ledger(Application[UUID]):
         """Any action on a case after registration (see ``domain.workflow.ALLOWED_STAGES``)."""
         if action not in CASE_ACTIONS:
             raise InvalidInput(f"case action: {action!r} is not one of {sorted(CASE_ACTIONS)}")
-        for key, value in arguments.items():
-            if value is None:
-                continue
-            if key in _UNIT_ARGUMENTS:
-                self._require_exists(Unit, value, "unit")
-            elif key in _PERSON_ARGUMENTS:
-                self._require_exists(Person, value, "person")
-            elif key == "target_case":
-                self.get_case(value)
-        return self._update(
-            Case,
-            case_id,
-            action,
-            arguments,
-            actor,
-            occurred_at,
-            command_id,
-            expected_version=expected_version,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-        )
+        named = [
+            value
+            for key, value in arguments.items()
+            if value is not None and (key in _UNIT_ARGUMENTS or key in _PERSON_ARGUMENTS)
+        ]
+        acting = actor.person if actor.unit is not None else None
+        with self._reading_ahead((case_id, acting), unless_cached=named):
+            for key, value in arguments.items():
+                if value is None:
+                    continue
+                if key in _UNIT_ARGUMENTS:
+                    self._require_exists(Unit, value, "unit")
+                elif key in _PERSON_ARGUMENTS:
+                    self._require_exists(Person, value, "person")
+                elif key == "target_case":
+                    self.get_case(value)
+            return self._update(
+                Case,
+                case_id,
+                action,
+                arguments,
+                actor,
+                occurred_at,
+                command_id,
+                expected_version=expected_version,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+            )
 
     def record_disclosure(
         self, case_id: UUID, *, actor: Actor, purpose: str, command_id: str
@@ -581,33 +589,72 @@ class Ledger(Application[UUID]):
         check_actor: bool = True,
     ) -> CommandResult:
         noun = cls.__name__.lower()
-        aggregate: Case | Unit | Person = self._get(cls, aggregate_id, noun, copy=True)
-        done = aggregate.has_processed(command_id)
-        if done is not None:
-            return CommandResult(aggregate_id, done, None, replayed=True)
-        if expected_version is not None and expected_version != aggregate.version:
-            raise ConcurrentUpdate(
-                f"the {noun} is at version {aggregate.version}, not {expected_version}: "
-                "someone changed it since you read it",
-                aggregate.version,
-            )
-        if check_actor:
-            self._check_actor(actor, getattr(aggregate, "petitioner_ids", ()))
-        p = self._provenance(actor, occurred_at, command_id, correlation_id, causation_id)
-        value = _call(getattr(aggregate, action), p, **arguments)
-        try:
-            recordings = self.save(aggregate)
-        except IntegrityError:
-            fresh = self._get(cls, aggregate_id, noun)
-            done = fresh.has_processed(command_id)
+        acting = actor.person if check_actor and actor.unit is not None else None
+        with self._reading_ahead((aggregate_id, acting)):
+            aggregate: Case | Unit | Person = self._get(cls, aggregate_id, noun, copy=True)
+            done = aggregate.has_processed(command_id)
             if done is not None:
                 return CommandResult(aggregate_id, done, None, replayed=True)
-            raise ConcurrentUpdate(
-                f"the {noun} was changed by someone else while this command ran "
-                f"(it is now at version {fresh.version}); reload it and decide again",
-                fresh.version,
-            ) from None
-        return CommandResult(aggregate_id, aggregate.version, _position(recordings), value=value)
+            if expected_version is not None and expected_version != aggregate.version:
+                raise ConcurrentUpdate(
+                    f"the {noun} is at version {aggregate.version}, not {expected_version}: "
+                    "someone changed it since you read it",
+                    aggregate.version,
+                )
+            if check_actor:
+                self._check_actor(actor, getattr(aggregate, "petitioner_ids", ()))
+            p = self._provenance(actor, occurred_at, command_id, correlation_id, causation_id)
+            value = _call(getattr(aggregate, action), p, **arguments)
+            try:
+                recordings = self.save(aggregate)
+            except IntegrityError:
+                fresh = self._get(cls, aggregate_id, noun)
+                done = fresh.has_processed(command_id)
+                if done is not None:
+                    return CommandResult(aggregate_id, done, None, replayed=True)
+                raise ConcurrentUpdate(
+                    f"the {noun} was changed by someone else while this command ran "
+                    f"(it is now at version {fresh.version}); reload it and decide again",
+                    fresh.version,
+                ) from None
+            position = _position(recordings)
+            return CommandResult(aggregate_id, aggregate.version, position, value=value)
+
+    def _reading_ahead(
+        self, read: Collection[UUID | None], *, unless_cached: Collection[Any] = ()
+    ) -> contextlib.AbstractContextManager[Any]:
+        """What a command reads, in one statement instead of one or two each: the aggregates
+        it ``read``s (the case, the acting person): of one cached here the events after its copy
+        (the repository brings it up to date), of another all of them; the directory entries it
+        names, ``unless_cached`` (one seen once exists still). None of these is ever
+        snapshotted. Inside a command's read-ahead already (an action that updates through
+        another), nothing more."""
+        if reading_ahead_now():
+            return contextlib.nullcontext()
+        cache = self.repository.cache
+        after: dict[UUID, int | None] = {}
+        for aggregate_id in read:
+            if aggregate_id is None:
+                continue
+            if not isinstance(aggregate_id, UUID):
+                return contextlib.nullcontext()  # refused where it is read
+            try:
+                after[aggregate_id] = cache.get(aggregate_id).version if cache else None
+            except KeyError:
+                after[aggregate_id] = None
+        for entry_id in unless_cached:
+            if not isinstance(entry_id, UUID):
+                return contextlib.nullcontext()
+            try:
+                if cache is not None:
+                    cache.get(entry_id)
+                    continue
+            except KeyError:
+                pass
+            after.setdefault(entry_id, None)
+        if len(after) < 2 and None not in after.values():
+            return contextlib.nullcontext()
+        return self.recorder.reading_ahead(after)  # type: ignore[attr-defined, no-any-return]
 
     def _find(self, cls: type[A], aggregate_id: UUID, *, copy: bool = False) -> A | None:
         """The aggregate, current. Without ``copy`` it is the cached object itself, to be read

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
@@ -87,6 +88,10 @@ class PreparedReads(SQLAlchemyAggregateRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> list[StoredEvent]:
+        if lte is None and not desc and limit is None:
+            ahead = _read_ahead.get()
+            if ahead is not None and (originator_id, gt) in ahead:
+                return ahead.pop((originator_id, gt))
         statement = self._select_statement(gt is not None, lte is not None, desc, limit is not None)
         params = {"originator_id": originator_id, "gt": gt, "lte": lte, "limit": limit}
         if self.datastore.access_lock is not None:  # in-memory SQLite: the library serialises
@@ -102,15 +107,50 @@ class PreparedReads(SQLAlchemyAggregateRecorder):
                     # three aggregates). The pool hands the connection on transactional again.
                     conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 rows = conn.execute(statement, params).all()
-        return [
-            StoredEvent(
-                originator_id=r[0],
-                originator_version=r[1],
-                topic=r[2],
-                state=bytes(r[3]) if isinstance(r[3], memoryview) else r[3],
+        return [_stored(r) for r in rows]
+
+    @contextmanager
+    def reading_ahead(self, after: dict[UUID, int | None]) -> Iterator[None]:
+        """Read the events of several aggregates in one statement (one snapshot, one round
+        trip): of each, those after the version given (a cached copy to bring up to date), or
+        all of them (None: one not cached, whose snapshots need not be read then). Inside the
+        block, this thread's reads of exactly those are answered from it, each once; what is
+        not asked for is dropped on leaving."""
+        if self.datastore.access_lock is not None:  # in-memory SQLite: reads as they come
+            yield
+            return
+        table = self.events_record_cls.__table__  # type: ignore[attr-defined]
+        c = table.c
+        statement = (
+            sa.select(c.originator_id, c.originator_version, c.topic, c.state)
+            .where(
+                sa.or_(
+                    *(
+                        c.originator_id == aggregate
+                        if version is None
+                        else (c.originator_id == aggregate) & (c.originator_version > version)
+                        for aggregate, version in after.items()
+                    )
+                )
             )
-            for r in rows
-        ]
+            .order_by(c.originator_id, c.originator_version)
+        )
+        engine = self.datastore.engine
+        assert isinstance(engine, sa.Engine)
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            rows = conn.execute(statement).all()
+        ahead: dict[tuple[Any, int | None], list[StoredEvent]] = {
+            (aggregate, version): [] for aggregate, version in after.items()
+        }
+        for row in rows:
+            ahead[(row[0], after[row[0]])].append(_stored(row))
+        token = _read_ahead.set(ahead)
+        try:
+            yield
+        finally:
+            _read_ahead.reset(token)
 
     @functools.cache  # noqa: B019 (four statements per recorder, for the recorder's life)
     def _select_statement(self, gt: bool, lte: bool, desc: bool, limit: bool) -> sa.Select[Any]:
@@ -129,8 +169,41 @@ class PreparedReads(SQLAlchemyAggregateRecorder):
         return statement
 
 
+_read_ahead: ContextVar[dict[tuple[Any, int | None], list[StoredEvent]] | None] = ContextVar(
+    "read_ahead", default=None
+)
+"""Events read ahead for this thread by :meth:`PreparedReads.reading_ahead`."""
+
+
+def reading_ahead_now() -> bool:
+    """Whether this thread is inside a read-ahead (:meth:`PreparedReads.reading_ahead`)."""
+    return _read_ahead.get() is not None
+
+
+def _stored(row: Any) -> StoredEvent:
+    return StoredEvent(
+        originator_id=row[0],
+        originator_version=row[1],
+        topic=row[2],
+        state=bytes(row[3]) if isinstance(row[3], memoryview) else row[3],
+    )
+
+
 class SnapshotRecorder(PreparedReads):
     """Snapshots (of case-number sequences), read the same way."""
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        ahead = _read_ahead.get()
+        if ahead is not None and lte is None and (originator_id, None) in ahead:
+            return []  # every event of it was read ahead: no snapshot is needed to rebuild it
+        return super().select_events(originator_id, gt, lte, desc, limit)
 
 
 class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):

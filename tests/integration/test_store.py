@@ -15,6 +15,7 @@ from eventsourcing.persistence import StoredEvent
 from domain.errors import (
     ConcurrentUpdate,
     InvalidInput,
+    NoStanding,
     NotCorrectable,
     NotFound,
     TimeOutOfOrder,
@@ -417,3 +418,70 @@ def test_a_command_on_postgresql_is_stored_and_sealed_in_two_statements_under_th
     finally:
         listener.close()
         ledger.close()
+
+
+def _event_reads(ledger: Ledger) -> list[str]:
+    """The statements that read events or snapshots, as they are sent from now on."""
+    from sqlalchemy import event
+
+    reads: list[str] = []
+
+    @event.listens_for(ledger.engine, "before_cursor_execute")
+    def _read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        text = " ".join(statement.split())
+        if text.startswith("SELECT") and ("ledger_events" in text or "ledger_snapshots" in text):
+            reads.append(text)
+
+    return reads
+
+
+def test_a_command_reads_its_case_and_its_actor_in_one_statement(
+    world: World, make_ledger: Callable[[], Ledger], clock: Clock
+) -> None:
+    """A command reads the case and the person acting: in one statement, whether this
+    process has seen them before (the events after its copies) or not (all of their events,
+    and no snapshot: neither is ever snapshotted). What another process wrote meanwhile is in
+    what it reads: a case moved on elsewhere is acted on at its new version, a person who left
+    the unit elsewhere is refused."""
+    w = world
+    case_id = w.register(clock.now - timedelta(hours=3)).aggregate_id
+    other = make_ledger()  # another process: it has seen neither the case nor the clerk
+    reads = _event_reads(other)
+    other.act(
+        case_id,
+        "route",
+        actor=w.at_office,
+        occurred_at=clock.now,
+        command_id="route-elsewhere",
+        to_unit=w.housing,
+        mode="交办",
+    )
+    assert len(reads) == 1 and "ledger_snapshots" not in reads[0]
+    # This process's copies are behind now: the case was routed by the other.
+    w.ledger.get_case(case_id)  # (cached here at version 1 since registration)
+    reads = _event_reads(w.ledger)
+    accepted = w.ledger.act(
+        case_id, "accept", actor=w.at_housing, occurred_at=clock.now, command_id="accept-here"
+    )
+    assert len(reads) == 1
+    assert accepted.version == 3 and w.ledger.get_case(case_id).stage is Stage.ACCEPTED
+    # The handler leaves 住建局 in the other process; this one refuses their next action.
+    other.update_person(
+        w.housing_handler,
+        "leave",
+        actor=w.at_office,
+        occurred_at=clock.now,
+        command_id="leave",
+        unit=w.housing,
+    )
+    with pytest.raises(NoStanding):
+        w.ledger.act(
+            case_id,
+            "reply",
+            actor=w.at_housing,
+            occurred_at=clock.now,
+            command_id="reply-after-leaving",
+            outcome="支持",
+            text="已维修",
+            delivery_method="书面",
+        )

@@ -119,28 +119,17 @@ class PreparedReads(SQLAlchemyAggregateRecorder):
         if self.datastore.access_lock is not None:  # in-memory SQLite: reads as they come
             yield
             return
-        table = self.events_record_cls.__table__  # type: ignore[attr-defined]
-        c = table.c
-        statement = (
-            sa.select(c.originator_id, c.originator_version, c.topic, c.state)
-            .where(
-                sa.or_(
-                    *(
-                        c.originator_id == aggregate
-                        if version is None
-                        else (c.originator_id == aggregate) & (c.originator_version > version)
-                        for aggregate, version in after.items()
-                    )
-                )
-            )
-            .order_by(c.originator_id, c.originator_version)
-        )
+        statement = self._read_ahead_statement(tuple(v is None for v in after.values()))
+        params: dict[str, Any] = {}
+        for i, (aggregate, version) in enumerate(after.items()):
+            params[f"o{i}"] = aggregate
+            params[f"v{i}"] = version
         engine = self.datastore.engine
         assert isinstance(engine, sa.Engine)
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            rows = conn.execute(statement).all()
+            rows = conn.execute(statement, params).all()
         ahead: dict[tuple[Any, int | None], list[StoredEvent]] = {
             (aggregate, version): [] for aggregate, version in after.items()
         }
@@ -151,6 +140,24 @@ class PreparedReads(SQLAlchemyAggregateRecorder):
             yield
         finally:
             _read_ahead.reset(token)
+
+    @functools.cache  # noqa: B019 (a few shapes per recorder, for the recorder's life)
+    def _read_ahead_statement(self, whole: tuple[bool, ...]) -> sa.Select[Any]:
+        """Of each aggregate (``o0``, ``o1``…), its events after ``v0``, ``v1``…, or all of
+        them where ``whole``."""
+        c = self.events_record_cls.__table__.c  # type: ignore[attr-defined]
+        conditions = [
+            c.originator_id == sa.bindparam(f"o{i}")
+            if everything
+            else (c.originator_id == sa.bindparam(f"o{i}"))
+            & (c.originator_version > sa.bindparam(f"v{i}"))
+            for i, everything in enumerate(whole)
+        ]
+        return (
+            sa.select(c.originator_id, c.originator_version, c.topic, c.state)
+            .where(sa.or_(*conditions))
+            .order_by(c.originator_id, c.originator_version)
+        )
 
     @functools.cache  # noqa: B019 (four statements per recorder, for the recorder's life)
     def _select_statement(self, gt: bool, lte: bool, desc: bool, limit: bool) -> sa.Select[Any]:

@@ -29,17 +29,19 @@ def facts_after(conn: sa.Connection, position: int, limit: int) -> tuple[list[Fa
     return list(decode_all(rows)), last
 
 
+_FACTS_OF = sa.text(
+    f"SELECT {_COLUMNS} FROM {EVENTS_TABLE} WHERE originator_id IN :ids "
+    "ORDER BY originator_id, originator_version"
+).bindparams(sa.bindparam("ids", expanding=True, type_=UUIDType()))
+
+
 def facts_of(conn: sa.Connection, aggregate_ids: Sequence[str]) -> dict[str, list[Fact]]:
     """Every fact of the given aggregates, grouped by aggregate, in version order."""
     if not aggregate_ids:
         return {}
-    statement = sa.text(
-        f"SELECT {_COLUMNS} FROM {EVENTS_TABLE} WHERE originator_id IN :ids "
-        "ORDER BY originator_id, originator_version"
-    ).bindparams(sa.bindparam("ids", expanding=True, type_=UUIDType()))
     grouped: dict[str, list[Fact]] = {}
     for fact in decode_all(
-        conn.execute(statement, {"ids": [UUID(hex=i) for i in aggregate_ids]}).all()
+        conn.execute(_FACTS_OF, {"ids": [UUID(hex=i) for i in aggregate_ids]}).all()
     ):
         grouped.setdefault(fact.aggregate_id, []).append(fact)
     return grouped

@@ -85,25 +85,28 @@ def create_view_set(
         partitions.create(conn, view_set, attached=status != "building")
 
 
+# Statements a live batch runs every time, built once (building one costs more than running it).
+_v = schema.view_sets
+_GET_VIEW_SET = sa.select(
+    _v.c.id, _v.c.rulebook_name, _v.c.status, _v.c.position, _v.c.target_position
+).where(_v.c.id == sa.bindparam("view_set"))
+_ADVANCE = (
+    _v.update()
+    .where(_v.c.id == sa.bindparam("view_set"), _v.c.position == sa.bindparam("old"))
+    .values(position=sa.bindparam("new"), error=None)
+)
+_TAKE_ROW_LOCK = (
+    _v.update().where(_v.c.id == sa.bindparam("view_set")).values(position=_v.c.position)
+)
+
+
 def get_view_set(conn: sa.Connection, view_set: str) -> ViewSet | None:
-    row = conn.execute(
-        sa.select(
-            schema.view_sets.c.id,
-            schema.view_sets.c.rulebook_name,
-            schema.view_sets.c.status,
-            schema.view_sets.c.position,
-            schema.view_sets.c.target_position,
-        ).where(schema.view_sets.c.id == view_set)
-    ).first()
+    row = conn.execute(_GET_VIEW_SET, {"view_set": view_set}).first()
     return None if row is None else ViewSet(*row)
 
 
 def _advance(conn: sa.Connection, view_set: str, old: int, new: int) -> None:
-    result = conn.execute(
-        schema.view_sets.update()
-        .where(schema.view_sets.c.id == view_set, schema.view_sets.c.position == old)
-        .values(position=new, error=None)
-    )
+    result = conn.execute(_ADVANCE, {"view_set": view_set, "old": old, "new": new})
     if result.rowcount != 1:
         raise PositionMoved(f"view set {view_set} is no longer at position {old}")
 
@@ -258,11 +261,7 @@ class Projector:
             with self.write_lock or nullcontext(), self.target.begin() as out:
                 # Take the view set's write lock first: projectors of one view set (the live
                 # runner, a request catching up) take turns instead of colliding on its rows.
-                out.execute(
-                    schema.view_sets.update()
-                    .where(schema.view_sets.c.id == self.view_set)
-                    .values(position=schema.view_sets.c.position)
-                )
+                out.execute(_TAKE_ROW_LOCK, {"view_set": self.view_set})
                 current = get_view_set(out, self.view_set)
                 if current is None:
                     raise ProjectorStopped(f"no view set {self.view_set}")

@@ -107,7 +107,7 @@ def replace_rows(
 ) -> None:
     """Make the stored rows ``old`` into ``new`` (both: every row of the same cases): rows of a
     table with a key are deleted and inserted one by one where they differ; in a table without
-    one, a case's rows are replaced together if any of them differs."""
+    one, a case's rows are replaced together if any of them differs. (SQLite's statements.)"""
     for table in schema.CASE_TABLES:
         before, after = old[table.name], new[table.name]
         key = [c for c in table.primary_key.columns if c.name != "view_set"]
@@ -129,14 +129,18 @@ def _replace_by_key(
     gone = [row for row in before if row not in kept]
     if gone:
         positions = [list(table.columns).index(column) for column in key]
-        keys = [tuple(row[p] for p in positions) for row in gone]
-        for chunk in _chunks(keys):
-            # (the cases' ids too: SQLite scans the whole table for a row value IN alone)
-            match = [table.c.case_id.in_(sorted({k[0] for k in chunk}))]
-            if len(key) > 1:
-                match.append(sa.tuple_(*key).in_(chunk))
-            conn.execute(table.delete().where(table.c.view_set == view_set, *match))
+        # One probe of the key's index a row (a few rows a case change; the statement is the
+        # driver's, not built anew each time).
+        conn.exec_driver_sql(
+            _delete_by_key(table, tuple(c.name for c in key)),
+            [(view_set, *(row[p] for p in positions)) for row in gone],
+        )
     insert_tuples(conn, table, [row for row in after if row not in kept])
+
+
+@functools.cache
+def _delete_by_key(table: sa.Table, key: tuple[str, ...]) -> str:
+    return f"DELETE FROM {table.name} WHERE view_set = ?" + "".join(f" AND {k} = ?" for k in key)
 
 
 def _replace_by_case(
@@ -150,7 +154,9 @@ def _replace_by_case(
     for row in after:
         new[row[case]][row] += 1
     changed = sorted(c for c in old.keys() | new.keys() if old.get(c) != new.get(c))
-    for chunk in _chunks(changed):
-        conn.execute(table.delete().where(table.c.view_set == view_set, table.c.case_id.in_(chunk)))
+    if changed:
+        conn.exec_driver_sql(
+            _delete_by_key(table, ("case_id",)), [(view_set, case_id) for case_id in changed]
+        )
     moved = set(changed)
     insert_tuples(conn, table, [row for row in after if row[case] in moved])

@@ -11,6 +11,7 @@ that adding a case and taking it away again leaves exactly what was there.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -81,6 +82,19 @@ def apply(conn: sa.Connection, view_set: str, change: Change) -> None:
     )
 
 
+@functools.cache
+def _statements(table: sa.Table, values: tuple[str, ...]) -> tuple[sa.Select[Any], sa.Delete]:
+    """Reading and deleting a view set's totals of some parties of one kind: built once."""
+    keys = [c for c in table.primary_key.columns if c.name != "view_set"]
+    where = (
+        table.c.view_set == sa.bindparam("view_set"),
+        table.c.kind == sa.bindparam("kind"),
+        table.c.party.in_(sa.bindparam("parties", expanding=True)),
+    )
+    read = sa.select(*keys, *(table.c[v] for v in values)).where(*where)
+    return read, table.delete().where(*where)
+
+
 def _apply(
     conn: sa.Connection,
     table: sa.Table,
@@ -97,17 +111,14 @@ def _apply(
     for key in deltas:
         by_kind[key[0]].add(key[1])
     totals: dict[Any, list[int]] = {}
+    read, delete = _statements(table, values)
     for kind, parties in by_kind.items():
         ordered = sorted(parties)
         for start in range(0, len(ordered), 500):
-            where = (
-                table.c.view_set == view_set,
-                table.c.kind == kind,
-                table.c.party.in_(ordered[start : start + 500]),
-            )
-            for row in conn.execute(sa.select(*keys, *(table.c[v] for v in values)).where(*where)):
+            params = {"view_set": view_set, "kind": kind, "parties": ordered[start : start + 500]}
+            for row in conn.execute(read, params):
                 totals[tuple(row[: len(keys)])] = list(row[len(keys) :])
-            conn.execute(table.delete().where(*where))
+            conn.execute(delete, params)
     for key, delta in deltas.items():
         found = totals.get(key)
         totals[key] = delta if found is None else [a + b for a, b in zip(found, delta, strict=True)]

@@ -45,6 +45,7 @@ AGGREGATE_CACHE_SIZE = 20_000
 # Arguments of case actions that name other records, which must exist.
 _UNIT_ARGUMENTS = frozenset({"to_unit", "concerned_unit"})
 _PERSON_ARGUMENTS = frozenset({"to_handler", "handler", "leader", "approver"})
+_DIRECTORY_ARGUMENTS = _UNIT_ARGUMENTS | _PERSON_ARGUMENTS
 _CASE_NUMBER = re.compile(r"^(?P<prefix>[A-Za-z0-9-]+)-(?P<year>\d{4})-(?P<serial>\d+)$")
 
 A = TypeVar("A", bound=Aggregate)
@@ -382,11 +383,7 @@ class Ledger(Application[UUID]):
         """Any action on a case after registration (see ``domain.workflow.ALLOWED_STAGES``)."""
         if action not in CASE_ACTIONS:
             raise InvalidInput(f"case action: {action!r} is not one of {sorted(CASE_ACTIONS)}")
-        named = [
-            value
-            for key, value in arguments.items()
-            if value is not None and (key in _UNIT_ARGUMENTS or key in _PERSON_ARGUMENTS)
-        ]
+        named = [v for k, v in arguments.items() if v is not None and k in _DIRECTORY_ARGUMENTS]
         acting = actor.person if actor.unit is not None else None
         with self._reading_ahead((case_id, acting), unless_cached=named):
             for key, value in arguments.items():
@@ -631,27 +628,17 @@ class Ledger(Application[UUID]):
         another), nothing more."""
         if reading_ahead_now():
             return contextlib.nullcontext()
-        cache = self.repository.cache
+        ids = [*(i for i in read if i is not None), *unless_cached]
+        if not all(isinstance(i, UUID) for i in ids):
+            return contextlib.nullcontext()  # refused where it is read
         after: dict[UUID, int | None] = {}
         for aggregate_id in read:
-            if aggregate_id is None:
-                continue
-            if not isinstance(aggregate_id, UUID):
-                return contextlib.nullcontext()  # refused where it is read
-            try:
-                after[aggregate_id] = cache.get(aggregate_id).version if cache else None
-            except KeyError:
-                after[aggregate_id] = None
+            if aggregate_id is not None:
+                cached = self._cached(aggregate_id)
+                after[aggregate_id] = cached.version if cached is not None else None
         for entry_id in unless_cached:
-            if not isinstance(entry_id, UUID):
-                return contextlib.nullcontext()
-            try:
-                if cache is not None:
-                    cache.get(entry_id)
-                    continue
-            except KeyError:
-                pass
-            after.setdefault(entry_id, None)
+            if self._cached(entry_id) is None:
+                after.setdefault(entry_id, None)
         if len(after) < 2 and None not in after.values():
             return contextlib.nullcontext()
         return self.recorder.reading_ahead(after)  # type: ignore[attr-defined, no-any-return]
@@ -676,12 +663,19 @@ class Ledger(Application[UUID]):
     def _require_exists(self, cls: type[A], aggregate_id: UUID, noun: str) -> None:
         """That a directory entry exists: entries are never deleted, so one seen once (in the
         cache) exists still, and only an unseen id costs a read."""
-        cache = self.repository.cache
-        if isinstance(aggregate_id, UUID) and cache is not None:
-            with contextlib.suppress(KeyError):
-                if isinstance(cache.get(aggregate_id), cls):
-                    return
+        if isinstance(aggregate_id, UUID) and isinstance(self._cached(aggregate_id), cls):
+            return
         self._get(cls, aggregate_id, noun)
+
+    def _cached(self, aggregate_id: UUID) -> Aggregate | None:
+        """This process's copy of an aggregate, as last read (None: not cached here)."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            return cache.get(aggregate_id)  # type: ignore[return-value]
+        except KeyError:
+            return None
 
     @staticmethod
     def _as_recorded(event: Any) -> RecordedEvent:

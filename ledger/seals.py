@@ -88,26 +88,40 @@ class PreparedReads(SQLAlchemyAggregateRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> list[StoredEvent]:
-        if lte is None and not desc and limit is None:
-            ahead = _read_ahead.get()
-            if ahead is not None and (originator_id, gt) in ahead:
-                return ahead.pop((originator_id, gt))
+        ahead = _read_ahead.get()
+        if ahead is not None:
+            answer = self._answer_from(ahead, originator_id, gt, lte, desc, limit)
+            if answer is not None:
+                return answer
         statement = self._select_statement(gt is not None, lte is not None, desc, limit is not None)
         params = {"originator_id": originator_id, "gt": gt, "lte": lte, "limit": limit}
         if self.datastore.access_lock is not None:  # in-memory SQLite: the library serialises
             with self.transaction(commit=False) as session:
                 rows = session.connection().execute(statement, params).all()
-        else:  # a plain connection: no ORM session to begin and roll back for a read
-            engine = self.datastore.engine
-            assert isinstance(engine, sa.Engine)
-            with engine.connect() as conn:
-                if conn.dialect.name == "postgresql":
-                    # One statement is its own snapshot: without a transaction the read is one
-                    # round trip, not a BEGIN, the SELECT and a ROLLBACK (a command reads two or
-                    # three aggregates). The pool hands the connection on transactional again.
-                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                rows = conn.execute(statement, params).all()
+        else:
+            rows = self._read(statement, params)
         return [_stored(r) for r in rows]
+
+    def _read(self, statement: sa.Select[Any], params: dict[str, Any]) -> Sequence[sa.Row[Any]]:
+        """A read on a plain connection: no ORM session to begin and roll back. On PostgreSQL
+        one statement is its own snapshot: without a transaction the read is one round trip,
+        not a BEGIN, the SELECT and a ROLLBACK. The pool hands the connection on transactional
+        again."""
+        engine = self.datastore.engine
+        assert isinstance(engine, sa.Engine)
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            return conn.execute(statement, params).all()
+
+    @staticmethod
+    def _answer_from(
+        ahead: ReadAhead, originator_id: Any, gt: Any, lte: Any, desc: bool, limit: Any
+    ) -> list[StoredEvent] | None:
+        """A read answered by what was read ahead (None: not one of those), once."""
+        if lte is None and not desc and limit is None:
+            return ahead.pop((originator_id, gt), None)
+        return None
 
     @contextmanager
     def reading_ahead(self, after: dict[UUID, int | None]) -> Iterator[None]:
@@ -124,15 +138,8 @@ class PreparedReads(SQLAlchemyAggregateRecorder):
         for i, (aggregate, version) in enumerate(after.items()):
             params[f"o{i}"] = aggregate
             params[f"v{i}"] = version
-        engine = self.datastore.engine
-        assert isinstance(engine, sa.Engine)
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            rows = conn.execute(statement, params).all()
-        ahead: dict[tuple[Any, int | None], list[StoredEvent]] = {
-            (aggregate, version): [] for aggregate, version in after.items()
-        }
+        rows = self._read(statement, params)
+        ahead: ReadAhead = {(aggregate, version): [] for aggregate, version in after.items()}
         for row in rows:
             ahead[(row[0], after[row[0]])].append(_stored(row))
         token = _read_ahead.set(ahead)
@@ -176,9 +183,10 @@ class PreparedReads(SQLAlchemyAggregateRecorder):
         return statement
 
 
-_read_ahead: ContextVar[dict[tuple[Any, int | None], list[StoredEvent]] | None] = ContextVar(
-    "read_ahead", default=None
-)
+ReadAhead = dict[tuple[Any, int | None], list[StoredEvent]]
+"""Events read ahead: by aggregate and the version after which they were read (None: all)."""
+
+_read_ahead: ContextVar[ReadAhead | None] = ContextVar("read_ahead", default=None)
 """Events read ahead for this thread by :meth:`PreparedReads.reading_ahead`."""
 
 
@@ -199,18 +207,12 @@ def _stored(row: Any) -> StoredEvent:
 class SnapshotRecorder(PreparedReads):
     """Snapshots (of case-number sequences), read the same way."""
 
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        ahead = _read_ahead.get()
-        if ahead is not None and lte is None and (originator_id, None) in ahead:
-            return []  # every event of it was read ahead: no snapshot is needed to rebuild it
-        return super().select_events(originator_id, gt, lte, desc, limit)
+    @staticmethod
+    def _answer_from(
+        ahead: ReadAhead, originator_id: Any, gt: Any, lte: Any, desc: bool, limit: Any
+    ) -> list[StoredEvent] | None:
+        # every event of it was read ahead: no snapshot is needed to rebuild it
+        return [] if lte is None and (originator_id, None) in ahead else None
 
 
 class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
@@ -266,7 +268,7 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
         conn = session.connection()
         for save in saves:
             try:
-                ids = self._insert_rows(session, conn, save.events)
+                ids = self._insert_rows(conn, save.events)
             except sa.exc.IntegrityError as refused:
                 save.refused = refused
                 continue
@@ -283,13 +285,15 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
         conn = session.connection()
         if conn.dialect.name == "postgresql" and len(stored_events) <= self.FUSED_AT_MOST:
             return self._insert_and_seal_postgres(conn, stored_events)
-        ids = self._insert_rows(session, conn, stored_events)
+        ids = self._insert_rows(conn, stored_events)
         self._seal(conn, ids, stored_events)
         return ids
 
     FUSED_AT_MOST = 100
-    """PostgreSQL: a save of up to this many events (a command's) is inserted in the same round
-    trip as the table lock, the NOTIFY and the reading of the heads it is sealed on."""
+    """A save of up to this many events (a command's) goes in as one statement string of the
+    driver's: on PostgreSQL with the table lock, the NOTIFY and the reading of the heads it is
+    sealed on; on SQLite as a multi-row insert (a bulk batch would pass SQLite's limit of bound
+    values, and keeps SQLAlchemy's insert)."""
 
     def _insert_and_seal_postgres(
         self, conn: sa.Connection, stored_events: Sequence[StoredEvent]
@@ -318,8 +322,8 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
             "(originator_id, originator_version, topic, state) "
             f"VALUES {', '.join(values)} RETURNING id, originator_id, originator_version) "
             "SELECT 0, id, originator_id, originator_version, NULL FROM stored "
-            f"UNION ALL SELECT 1, NULL, NULL, NULL, ({_LOG_HEAD_PG}) "
-            f"UNION ALL SELECT 2, v.n, v.id, NULL, ({_CASE_HEAD_PG}) "
+            f"UNION ALL SELECT 1, NULL, NULL, NULL, ({_LOG_HEAD}) "
+            f"UNION ALL SELECT 2, v.n, v.id, NULL, ({_PG_CASE_HEAD_OF_V}) "
             "FROM unnest(%(older)s::uuid[]) WITH ORDINALITY AS v(id, n)",
             params,
         ).all()
@@ -337,9 +341,7 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
         _insert_seals(conn, ids, stored_events, log_head, heads)
         return ids
 
-    def _insert_rows(
-        self, session: Session, conn: sa.Connection, stored_events: Sequence[StoredEvent]
-    ) -> list[int]:
+    def _insert_rows(self, conn: sa.Connection, stored_events: Sequence[StoredEvent]) -> list[int]:
         postgres = conn.dialect.name == "postgresql"
         if postgres:
             # The library's lock and NOTIFY (delivered at commit) in one round trip: every
@@ -441,27 +443,25 @@ def _uuid(value: Any) -> UUID:
 
 HEADS_PER_QUERY = 500
 
+_LOG_HEAD = f"SELECT log_hash FROM {SEALS_TABLE} ORDER BY id DESC LIMIT 1"
+"""The log's last hash (no row in an empty log)."""
+
 # PostgreSQL: one backward probe of the (originator, version) index per aggregate, whatever
 # the table's statistics say (with stale ones, a GROUP BY over an IN list was planned as a scan
-# of every seal: 0.4 s a save at 3.5 M seals, growing with the log).
-_PG_EACH_HEAD = (
-    f"SELECT v.n, (SELECT s.case_hash FROM {SEALS_TABLE} s WHERE s.originator_id = v.id "
-    "ORDER BY s.originator_version DESC LIMIT 1) "
-    "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS v(id, n)"
-)
-_PG_HEADS = sa.text(f"{_PG_EACH_HEAD} ORDER BY n")
-_LOG_HEAD_PG = f"SELECT log_hash FROM {SEALS_TABLE} ORDER BY id DESC LIMIT 1"
-_CASE_HEAD_PG = (
+# of every seal: 0.4 s a save at 3.5 M seals, growing with the log). ``v.id``: the aggregate.
+_PG_CASE_HEAD_OF_V = (
     f"SELECT s.case_hash FROM {SEALS_TABLE} s WHERE s.originator_id = v.id "
     "ORDER BY s.originator_version DESC LIMIT 1"
 )
+_PG_EACH_HEAD = (
+    f"SELECT v.n, ({_PG_CASE_HEAD_OF_V}) "
+    "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS v(id, n)"
+)
+_PG_HEADS = sa.text(f"{_PG_EACH_HEAD} ORDER BY n")
 
 
 # PostgreSQL: the log's head and the first aggregates' heads in one round trip (row 0: the log).
-_PG_LOG_AND_HEADS = sa.text(
-    f"SELECT 0 AS n, (SELECT log_hash FROM {SEALS_TABLE} ORDER BY id DESC LIMIT 1) "
-    f"UNION ALL {_PG_EACH_HEAD} ORDER BY n"
-)
+_PG_LOG_AND_HEADS = sa.text(f"SELECT 0 AS n, ({_LOG_HEAD}) UNION ALL {_PG_EACH_HEAD} ORDER BY n")
 
 
 def _heads(
@@ -497,7 +497,6 @@ def _older(stored_events: Sequence[StoredEvent]) -> list[Any]:
 # tens of microseconds each; a bulk save touches thousands of aggregates, a command one or
 # two). Built with SQLAlchemy (a GROUP BY over an IN list, joined back) the probe was half of
 # a command's save in Python, most of it the statement's cache key.
-_SQLITE_LOG_HEAD = f"SELECT log_hash FROM {SEALS_TABLE} ORDER BY id DESC LIMIT 1"
 _SQLITE_CASE_HEAD = (
     f"SELECT case_hash FROM {SEALS_TABLE} WHERE originator_id = ? "
     "ORDER BY originator_version DESC LIMIT 1"
@@ -509,7 +508,7 @@ def _sqlite_heads(
 ) -> tuple[bytes | None, dict[Any, bytes]]:
     # (executed as the driver takes them, but through SQLAlchemy: an error is its error, which
     # the store and the API know, not the driver's)
-    row = conn.exec_driver_sql(_SQLITE_LOG_HEAD).first()
+    row = conn.exec_driver_sql(_LOG_HEAD).first()
     log_head = bytes(row[0]) if row is not None else None
     heads: dict[Any, bytes] = {}
     for originator in older:

@@ -106,7 +106,7 @@ def _apply(
     added: a few statements per 500 parties, whatever the number of keys."""
     if not deltas:
         return
-    keys = [c for c in table.primary_key.columns if c.name != "view_set"]
+    width = len(table.primary_key.columns) - 1  # the key after the view set
     by_kind: dict[str, set[str]] = defaultdict(set)
     for key in deltas:
         by_kind[key[0]].add(key[1])
@@ -117,7 +117,7 @@ def _apply(
         for start in range(0, len(ordered), 500):
             params = {"view_set": view_set, "kind": kind, "parties": ordered[start : start + 500]}
             for row in conn.execute(read, params):
-                totals[tuple(row[: len(keys)])] = list(row[len(keys) :])
+                totals[tuple(row[:width])] = list(row[width:])
             conn.execute(delete, params)
     for key, delta in deltas.items():
         found = totals.get(key)

@@ -379,8 +379,6 @@ def test_a_command_on_postgresql_is_stored_and_sealed_in_two_statements_under_th
     verifies), and the projector is told of each (NOTIFY)."""
     import select
 
-    from sqlalchemy import event
-
     from ledger.integrity import verify
     from ledger.settings import Settings
     from tests.conftest import fresh_postgres
@@ -394,13 +392,7 @@ def test_a_command_on_postgresql_is_stored_and_sealed_in_two_statements_under_th
         second = world.register(clock.now - timedelta(hours=2)).aggregate_id
         listener.driver_connection.set_isolation_level(0)  # type: ignore[union-attr]
         listener.cursor().execute("LISTEN ledger_events")
-        writes: list[str] = []
-
-        @event.listens_for(ledger.engine, "before_cursor_execute")
-        def _write(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            if not statement.lstrip().startswith("SELECT"):
-                writes.append(" ".join(statement.split()))
-
+        writes = _statements_sent(ledger, lambda text: not text.startswith("SELECT"))
         for case_id in (first, second):
             world.act(case_id, "route", world.at_office, clock.now, to_unit=world.housing)
         assert len(writes) == 4
@@ -420,19 +412,30 @@ def test_a_command_on_postgresql_is_stored_and_sealed_in_two_statements_under_th
         ledger.close()
 
 
-def _event_reads(ledger: Ledger) -> list[str]:
-    """The statements that read events or snapshots, as they are sent from now on."""
+def _statements_sent(ledger: Ledger, which: Callable[[str], bool]) -> list[str]:
+    """The statements of the ledger's engine (whitespace made single) that ``which`` keeps, as
+    they are sent from now on."""
     from sqlalchemy import event
 
-    reads: list[str] = []
+    sent: list[str] = []
 
     @event.listens_for(ledger.engine, "before_cursor_execute")
-    def _read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def _sent(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         text = " ".join(statement.split())
-        if text.startswith("SELECT") and ("ledger_events" in text or "ledger_snapshots" in text):
-            reads.append(text)
+        if which(text):
+            sent.append(text)
 
-    return reads
+    return sent
+
+
+def _event_reads(ledger: Ledger) -> list[str]:
+    """The statements that read events or snapshots, as they are sent from now on."""
+    return _statements_sent(
+        ledger,
+        lambda text: (
+            text.startswith("SELECT") and ("ledger_events" in text or "ledger_snapshots" in text)
+        ),
+    )
 
 
 def test_a_command_reads_its_case_and_its_actor_in_one_statement(

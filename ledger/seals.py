@@ -284,6 +284,8 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
             return []
         conn = session.connection()
         if conn.dialect.name == "postgresql" and len(stored_events) <= self.FUSED_AT_MOST:
+            if len({e.originator_id for e in stored_events}) == len(stored_events):
+                return self._store_sealed_postgres(conn, stored_events)
             return self._insert_and_seal_postgres(conn, stored_events)
         ids = self._insert_rows(conn, stored_events)
         self._seal(conn, ids, stored_events)
@@ -295,32 +297,64 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
     sealed on; on SQLite as a multi-row insert (a bulk batch would pass SQLite's limit of bound
     values, and keeps SQLAlchemy's insert)."""
 
+    def _events_table(self) -> str:
+        name = self.events_table_name
+        return name if self.schema_name is None else f"{self.schema_name}.{name}"
+
+    def _store_sealed_postgres(
+        self, conn: sa.Connection, stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
+        """A save that holds at most one event of each aggregate (a command's, nearly always):
+        lock, NOTIFY, insert and seal in one statement string, the seals computed by the
+        database (``sha256``, byte for byte the digest and chains of :func:`event_digest` and
+        :func:`chain`, which :mod:`ledger.integrity` checks them with). The table lock is then
+        held for one round trip and the commit; with the seals computed here between two
+        round trips, it was also held while this thread waited for the interpreter's lock
+        behind the process's other requests."""
+        values, params = _values_clause(stored_events)
+        # (Each statement of the string has its own snapshot: the heads are read after the
+        # lock is held, so they are the last writer's, whose seals are committed.)
+        found = conn.exec_driver_sql(
+            f"LOCK TABLE {self._events_table()} IN EXCLUSIVE MODE; "
+            f"NOTIFY {self.channel_name}; "
+            f"WITH RECURSIVE stored AS (INSERT INTO {self._events_table()} "
+            "(originator_id, originator_version, topic, state) "
+            f"VALUES {values} RETURNING id, originator_id, originator_version, topic, state), "
+            f"digested AS (SELECT row_number() OVER (ORDER BY id) AS n, id, originator_id, "
+            f"originator_version, {_PG_DIGEST} AS digest FROM stored), "
+            # the log chain, event after event in the order of their positions
+            f"logged (n, log_hash) AS (SELECT 0::bigint, coalesce(({_LOG_HEAD}), {_PG_GENESIS}) "
+            "UNION ALL SELECT d.n, sha256(l.log_hash || d.digest) "
+            "FROM logged l JOIN digested d ON d.n = l.n + 1), "
+            f"sealed AS (INSERT INTO {SEALS_TABLE} "
+            "(id, originator_id, originator_version, case_hash, log_hash) "
+            "SELECT d.id, d.originator_id, d.originator_version, "
+            f"sha256(coalesce(({_PG_CASE_HEAD_OF_D}), {_PG_GENESIS}) || d.digest), l.log_hash "
+            "FROM digested d JOIN logged l USING (n)) "
+            "SELECT id, originator_id, originator_version FROM stored",
+            params,
+        ).all()
+        position = {(str(o), v): i for i, o, v in found}
+        return [position[(str(e.originator_id), e.originator_version)] for e in stored_events]
+
     def _insert_and_seal_postgres(
         self, conn: sa.Connection, stored_events: Sequence[StoredEvent]
     ) -> list[int]:
         """Lock, NOTIFY, insert and read the log's and the aggregates' last hashes in one round
         trip, then the seals: every writer waits for the table lock, which is held from the
         first of these statements to the commit, so what happens while holding it is two round
-        trips and the commit instead of four and the commit."""
+        trips and the commit instead of four and the commit. (A save with several events of an
+        aggregate, chained one on another: a command's that appends two.)"""
         older = _older(stored_events)
-        name = self.events_table_name
-        if self.schema_name is not None:
-            name = f"{self.schema_name}.{name}"
-        params: dict[str, Any] = {"older": [str(i) for i in older]}
-        values = []
-        for i, e in enumerate(stored_events):
-            values.append(f"(%(o{i})s::uuid, %(v{i})s, %(t{i})s, %(s{i})s)")
-            params[f"o{i}"] = str(e.originator_id)
-            params[f"v{i}"] = e.originator_version
-            params[f"t{i}"] = e.topic
-            params[f"s{i}"] = e.state
+        values, params = _values_clause(stored_events)
+        params["older"] = [str(i) for i in older]
         # Each statement of the string has its own snapshot: the heads are read after the
         # lock is held, so they are the last writer's (whose seals are committed).
         found = conn.exec_driver_sql(
-            f"LOCK TABLE {name} IN EXCLUSIVE MODE; NOTIFY {self.channel_name}; "
-            f"WITH stored AS (INSERT INTO {name} "
+            f"LOCK TABLE {self._events_table()} IN EXCLUSIVE MODE; NOTIFY {self.channel_name}; "
+            f"WITH stored AS (INSERT INTO {self._events_table()} "
             "(originator_id, originator_version, topic, state) "
-            f"VALUES {', '.join(values)} RETURNING id, originator_id, originator_version) "
+            f"VALUES {values} RETURNING id, originator_id, originator_version) "
             "SELECT 0, id, originator_id, originator_version, NULL FROM stored "
             f"UNION ALL SELECT 1, NULL, NULL, NULL, ({_LOG_HEAD}) "
             f"UNION ALL SELECT 2, v.n, v.id, NULL, ({_PG_CASE_HEAD_OF_V}) "
@@ -453,6 +487,30 @@ _PG_CASE_HEAD_OF_V = (
     f"SELECT s.case_hash FROM {SEALS_TABLE} s WHERE s.originator_id = v.id "
     "ORDER BY s.originator_version DESC LIMIT 1"
 )
+_PG_CASE_HEAD_OF_D = _PG_CASE_HEAD_OF_V.replace("v.id", "d.originator_id")
+
+_PG_DIGEST = (
+    "sha256(int8send(id) || uuid_send(originator_id) || int8send(originator_version) "
+    "|| convert_to(topic, 'UTF8') || '\\x00'::bytea || state)"
+)
+""":func:`event_digest` in SQL (``int8send``: eight bytes, most significant first)."""
+
+_PG_GENESIS = f"'\\x{GENESIS.hex()}'::bytea"
+
+
+def _values_clause(stored_events: Sequence[StoredEvent]) -> tuple[str, dict[str, Any]]:
+    """The rows of an insert of ``stored_events`` as the driver's VALUES, and its parameters."""
+    params: dict[str, Any] = {}
+    values = []
+    for i, e in enumerate(stored_events):
+        values.append(f"(%(o{i})s::uuid, %(v{i})s, %(t{i})s, %(s{i})s)")
+        params[f"o{i}"] = str(e.originator_id)
+        params[f"v{i}"] = e.originator_version
+        params[f"t{i}"] = e.topic
+        params[f"s{i}"] = e.state
+    return ", ".join(values), params
+
+
 _PG_EACH_HEAD = (
     f"SELECT v.n, ({_PG_CASE_HEAD_OF_V}) "
     "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS v(id, n)"

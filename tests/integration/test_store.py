@@ -369,14 +369,18 @@ def test_reading_a_case_from_postgresql_is_one_statement_outside_any_transaction
         ledger.close()
 
 
-def test_a_command_on_postgresql_is_stored_and_sealed_in_two_statements_under_the_lock(
+def test_a_command_on_postgresql_is_stored_and_sealed_in_one_statement_under_the_lock(
     clock: Clock,
 ) -> None:
     """Every writer waits for the events table's lock, held from the statement that takes it to
-    the commit. A command's save sends the lock, the NOTIFY, its events and the reading of the
-    heads its seals chain on as one statement, then its seals: two statements while holding
-    the lock (four before). Two cases moved in turn are sealed each on the one before (the log
-    verifies), and the projector is told of each (NOTIFY)."""
+    the commit. A command's save sends the lock, the NOTIFY, its events and their seals (the
+    database computes them, on the heads it reads under the lock) as one statement: one round
+    trip and the commit while holding the lock (two, with the seals computed in Python between
+    them, before). A registration (the case and its number: one event of each aggregate) goes
+    the same way; but the year's first, which also starts the office's numbering (two events of
+    one aggregate, the second chained on the first), reads the heads with its insert and then
+    writes the seals computed in Python. Cases moved in turn are sealed each on the one before
+    (the whole log verifies, in Python), and the projector is told of each (NOTIFY)."""
     import select
 
     from ledger.integrity import verify
@@ -388,19 +392,23 @@ def test_a_command_on_postgresql_is_stored_and_sealed_in_two_statements_under_th
     listener = ledger.engine.raw_connection()
     try:
         world = build_world(ledger, clock.now)
-        first = world.register(clock.now - timedelta(hours=3)).aggregate_id
-        second = world.register(clock.now - timedelta(hours=2)).aggregate_id
         listener.driver_connection.set_isolation_level(0)  # type: ignore[union-attr]
         listener.cursor().execute("LISTEN ledger_events")
-        writes = _statements_sent(ledger, lambda text: not text.startswith("SELECT"))
+        writes = _statements_sent(ledger, _writes_to_the_log)
+        first = world.register(clock.now - timedelta(hours=3)).aggregate_id
+        second = world.register(clock.now - timedelta(hours=2)).aggregate_id
         for case_id in (first, second):
             world.act(case_id, "route", world.at_office, clock.now, to_unit=world.housing)
-        assert len(writes) == 4
-        for together, seals in zip(writes[::2], writes[1::2], strict=True):
-            assert together.startswith("LOCK TABLE ledger_events IN EXCLUSIVE MODE; NOTIFY")
-            assert "INSERT INTO ledger_events" in together
-            assert "FROM ledger_seals" in together  # the heads, read under the lock
-            assert seals.startswith("INSERT INTO ledger_seals")
+        assert len(writes) == 5
+        year_starts, its_seals, *commands = writes
+        assert "FROM ledger_seals" in year_starts  # the heads, read with the insert
+        assert "INSERT INTO ledger_seals" not in year_starts
+        assert its_seals.startswith("INSERT INTO ledger_seals")
+        for write in [year_starts, *commands]:
+            assert write.startswith("LOCK TABLE ledger_events IN EXCLUSIVE MODE; NOTIFY")
+            assert "INSERT INTO ledger_events" in write
+        for write in commands:
+            assert "INSERT INTO ledger_seals" in write
         assert ledger.get_case(second).holder_unit == world.housing
         assert verify(ledger.engine).ok
         pg: Any = listener.driver_connection
@@ -410,6 +418,12 @@ def test_a_command_on_postgresql_is_stored_and_sealed_in_two_statements_under_th
     finally:
         listener.close()
         ledger.close()
+
+
+def _writes_to_the_log(statement: str) -> bool:
+    return not statement.startswith("SELECT") and (
+        "ledger_events" in statement or "ledger_seals" in statement
+    )
 
 
 def _statements_sent(ledger: Ledger, which: Callable[[str], bool]) -> list[str]:

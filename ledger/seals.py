@@ -343,8 +343,9 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
         """Lock, NOTIFY, insert and read the log's and the aggregates' last hashes in one round
         trip, then the seals: every writer waits for the table lock, which is held from the
         first of these statements to the commit, so what happens while holding it is two round
-        trips and the commit instead of four and the commit. (A save with several events of an
-        aggregate, chained one on another: a command's that appends two.)"""
+        trips and the commit instead of four and the commit. For a save with several events of
+        one aggregate, each chained on the one before (the year's first registration at an
+        office starts its numbering and issues a number)."""
         older = _older(stored_events)
         values, params = _values_clause(stored_events)
         params["older"] = [str(i) for i in older]

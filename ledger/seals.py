@@ -301,6 +301,29 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
         name = self.events_table_name
         return name if self.schema_name is None else f"{self.schema_name}.{name}"
 
+    def _lock_and_notify(self) -> str:
+        """PostgreSQL: the library's table lock and NOTIFY (delivered at commit), as statements
+        to send first: every writer waits for this lock, so what is done holding it is short."""
+        return f"LOCK TABLE {self._events_table()} IN EXCLUSIVE MODE; NOTIFY {self.channel_name}; "
+
+    def _stored(
+        self, stored_events: Sequence[StoredEvent], returning: str
+    ) -> tuple[str, dict[str, Any]]:
+        """PostgreSQL: ``stored AS (INSERT … RETURNING …)``, the events' insert as a CTE with
+        the driver's parameters."""
+        params: dict[str, Any] = {}
+        values = []
+        for i, e in enumerate(stored_events):
+            values.append(f"(%(o{i})s::uuid, %(v{i})s, %(t{i})s, %(s{i})s)")
+            params[f"o{i}"] = str(e.originator_id)
+            params[f"v{i}"] = e.originator_version
+            params[f"t{i}"] = e.topic
+            params[f"s{i}"] = e.state
+        insert = (
+            f"INSERT INTO {self._events_table()} (originator_id, originator_version, topic, state)"
+        )
+        return f"stored AS ({insert} VALUES {', '.join(values)} RETURNING {returning})", params
+
     def _store_sealed_postgres(
         self, conn: sa.Connection, stored_events: Sequence[StoredEvent]
     ) -> list[int]:
@@ -311,15 +334,13 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
         held for one round trip and the commit; with the seals computed here between two
         round trips, it was also held while this thread waited for the interpreter's lock
         behind the process's other requests."""
-        values, params = _values_clause(stored_events)
+        stored, params = self._stored(
+            stored_events, "id, originator_id, originator_version, topic, state"
+        )
         # (Each statement of the string has its own snapshot: the heads are read after the
         # lock is held, so they are the last writer's, whose seals are committed.)
         found = conn.exec_driver_sql(
-            f"LOCK TABLE {self._events_table()} IN EXCLUSIVE MODE; "
-            f"NOTIFY {self.channel_name}; "
-            f"WITH RECURSIVE stored AS (INSERT INTO {self._events_table()} "
-            "(originator_id, originator_version, topic, state) "
-            f"VALUES {values} RETURNING id, originator_id, originator_version, topic, state), "
+            f"{self._lock_and_notify()}WITH RECURSIVE {stored}, "
             f"digested AS (SELECT row_number() OVER (ORDER BY id) AS n, id, originator_id, "
             f"originator_version, {_PG_DIGEST} AS digest FROM stored), "
             # the log chain, event after event in the order of their positions
@@ -329,13 +350,13 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
             f"sealed AS (INSERT INTO {SEALS_TABLE} "
             "(id, originator_id, originator_version, case_hash, log_hash) "
             "SELECT d.id, d.originator_id, d.originator_version, "
-            f"sha256(coalesce(({_PG_CASE_HEAD_OF_D}), {_PG_GENESIS}) || d.digest), l.log_hash "
+            f"sha256(coalesce(({_pg_case_head('d.originator_id')}), {_PG_GENESIS}) || d.digest), "
+            "l.log_hash "
             "FROM digested d JOIN logged l USING (n)) "
             "SELECT id, originator_id, originator_version FROM stored",
             params,
         ).all()
-        position = {(str(o), v): i for i, o, v in found}
-        return [position[(str(e.originator_id), e.originator_version)] for e in stored_events]
+        return _in_order({(str(o), v): i for i, o, v in found}, stored_events)
 
     def _insert_and_seal_postgres(
         self, conn: sa.Connection, stored_events: Sequence[StoredEvent]
@@ -346,19 +367,15 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
         trips and the commit instead of four and the commit. For a save with several events of
         one aggregate, each chained on the one before (the year's first registration at an
         office starts its numbering and issues a number)."""
-        older = _older(stored_events)
-        values, params = _values_clause(stored_events)
-        params["older"] = [str(i) for i in older]
+        stored, params = self._stored(stored_events, "id, originator_id, originator_version")
+        params["older"] = [str(i) for i in _older(stored_events)]
         # Each statement of the string has its own snapshot: the heads are read after the
         # lock is held, so they are the last writer's (whose seals are committed).
         found = conn.exec_driver_sql(
-            f"LOCK TABLE {self._events_table()} IN EXCLUSIVE MODE; NOTIFY {self.channel_name}; "
-            f"WITH stored AS (INSERT INTO {self._events_table()} "
-            "(originator_id, originator_version, topic, state) "
-            f"VALUES {values} RETURNING id, originator_id, originator_version) "
+            f"{self._lock_and_notify()}WITH {stored} "
             "SELECT 0, id, originator_id, originator_version, NULL FROM stored "
             f"UNION ALL SELECT 1, NULL, NULL, NULL, ({_LOG_HEAD}) "
-            f"UNION ALL SELECT 2, v.n, v.id, NULL, ({_PG_CASE_HEAD_OF_V}) "
+            f"UNION ALL SELECT 2, v.n, v.id, NULL, ({_pg_case_head('v.id')}) "
             "FROM unnest(%(older)s::uuid[]) WITH ORDINALITY AS v(id, n)",
             params,
         ).all()
@@ -372,21 +389,15 @@ class SealingRecorder(PreparedReads, SQLAlchemyApplicationRecorder):
                 log_head = bytes(hash_) if hash_ is not None else None
             elif hash_ is not None:  # an aggregate's last case hash
                 heads[UUID(str(originator))] = bytes(hash_)
-        ids = [position[(str(e.originator_id), e.originator_version)] for e in stored_events]
+        ids = _in_order(position, stored_events)
         _insert_seals(conn, ids, stored_events, log_head, heads)
         return ids
 
     def _insert_rows(self, conn: sa.Connection, stored_events: Sequence[StoredEvent]) -> list[int]:
-        postgres = conn.dialect.name == "postgresql"
-        if postgres:
-            # The library's lock and NOTIFY (delivered at commit) in one round trip: every
-            # writer waits for this lock, so what is done while holding it is kept short.
-            name = self.events_table_name
-            if self.schema_name is not None:
-                name = f"{self.schema_name}.{name}"
-            cursor = conn.connection.cursor()
+        if conn.dialect.name == "postgresql":
+            cursor = conn.connection.cursor()  # (lock and NOTIFY: one round trip)
             try:
-                cursor.execute(f"LOCK TABLE {name} IN EXCLUSIVE MODE; NOTIFY {self.channel_name};")
+                cursor.execute(self._lock_and_notify())
             finally:
                 cursor.close()
         elif len(stored_events) <= self.FUSED_AT_MOST:
@@ -481,14 +492,17 @@ HEADS_PER_QUERY = 500
 _LOG_HEAD = f"SELECT log_hash FROM {SEALS_TABLE} ORDER BY id DESC LIMIT 1"
 """The log's last hash (no row in an empty log)."""
 
+
 # PostgreSQL: one backward probe of the (originator, version) index per aggregate, whatever
 # the table's statistics say (with stale ones, a GROUP BY over an IN list was planned as a scan
-# of every seal: 0.4 s a save at 3.5 M seals, growing with the log). ``v.id``: the aggregate.
-_PG_CASE_HEAD_OF_V = (
-    f"SELECT s.case_hash FROM {SEALS_TABLE} s WHERE s.originator_id = v.id "
-    "ORDER BY s.originator_version DESC LIMIT 1"
-)
-_PG_CASE_HEAD_OF_D = _PG_CASE_HEAD_OF_V.replace("v.id", "d.originator_id")
+# of every seal: 0.4 s a save at 3.5 M seals, growing with the log).
+def _pg_case_head(aggregate: str) -> str:
+    """The last case hash of the aggregate the SQL expression ``aggregate`` names."""
+    return (
+        f"SELECT s.case_hash FROM {SEALS_TABLE} s WHERE s.originator_id = {aggregate} "
+        "ORDER BY s.originator_version DESC LIMIT 1"
+    )
+
 
 _PG_DIGEST = (
     "sha256(int8send(id) || uuid_send(originator_id) || int8send(originator_version) "
@@ -499,21 +513,15 @@ _PG_DIGEST = (
 _PG_GENESIS = f"'\\x{GENESIS.hex()}'::bytea"
 
 
-def _values_clause(stored_events: Sequence[StoredEvent]) -> tuple[str, dict[str, Any]]:
-    """The rows of an insert of ``stored_events`` as the driver's VALUES, and its parameters."""
-    params: dict[str, Any] = {}
-    values = []
-    for i, e in enumerate(stored_events):
-        values.append(f"(%(o{i})s::uuid, %(v{i})s, %(t{i})s, %(s{i})s)")
-        params[f"o{i}"] = str(e.originator_id)
-        params[f"v{i}"] = e.originator_version
-        params[f"t{i}"] = e.topic
-        params[f"s{i}"] = e.state
-    return ", ".join(values), params
+def _in_order(
+    position: dict[tuple[str, int], int], stored_events: Sequence[StoredEvent]
+) -> list[int]:
+    """The events' positions, in their order (``position``: by aggregate id and version)."""
+    return [position[(str(e.originator_id), e.originator_version)] for e in stored_events]
 
 
 _PG_EACH_HEAD = (
-    f"SELECT v.n, ({_PG_CASE_HEAD_OF_V}) "
+    f"SELECT v.n, ({_pg_case_head('v.id')}) "
     "FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS v(id, n)"
 )
 _PG_HEADS = sa.text(f"{_PG_EACH_HEAD} ORDER BY n")

@@ -72,22 +72,27 @@ def test_a_first_build_defers_the_indexes_and_ends_with_every_one(
     assert len(dump(engine, first)["rm_cases"]) == 5
 
 
-def test_an_interrupted_first_build_leaves_nothing_unindexed_once_the_views_start(
-    sqlite_world: World, national: LoadedRules
-) -> None:
+@pytest.fixture
+def interrupted_first_build(sqlite_world: World, national: LoadedRules) -> sa.Engine:
+    """The store after a first build stopped after its first range: no secondary index."""
     engine = sqlite_world.ledger.engine
     rebuild(engine, national, cases_per_commit=1, stop_after=1)
     assert secondary_indexes(engine) == set()
+    return engine
+
+
+def test_an_interrupted_first_build_leaves_nothing_unindexed_once_the_views_start(
+    interrupted_first_build: sa.Engine,
+) -> None:
+    engine = interrupted_first_build
     schema.create_all(engine)  # what the API, the projector and every view command run first
     assert secondary_indexes(engine) == EVERY_INDEX
 
 
 def test_the_deferred_indexes_are_built_through_a_connection_that_is_not_pooled_again(
-    sqlite_world: World, national: LoadedRules
+    interrupted_first_build: sa.Engine,
 ) -> None:
-    engine = sqlite_world.ledger.engine
-    rebuild(engine, national, cases_per_commit=1, stop_after=1)
-    assert secondary_indexes(engine) == set()
+    engine = interrupted_first_build
     build_deferred_indexes(engine)
     assert secondary_indexes(engine) == EVERY_INDEX
     # (the sort's memory is bounded by that connection's cache, which is not kept)

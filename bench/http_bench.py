@@ -51,7 +51,7 @@ import sqlalchemy as sa
 
 from api.security import Role, issue
 from bench import open_loop
-from bench.rebuild_bench import postgres_url
+from bench.rebuild_bench import postgres_url, statistics_as_deployed
 from ledger.application import Actor, Ledger
 from ledger.settings import Settings
 from tests.world import World, build_world
@@ -112,28 +112,6 @@ def fresh_url(db: str, workdir: Path) -> str:
     finally:
         engine.dispose()
     return url
-
-
-def statistics_as_deployed(url: str) -> str:
-    """PostgreSQL: give the planner the statistics a deployed server's autovacuum keeps.
-
-    A server with autovacuum off (this machine's is) never analyzes the tables the bench grows
-    from empty, and without statistics the planner guesses 0.5 % of a table's rows for each
-    key: the projector's reads and deletes of a batch's delay rows then scanned the whole
-    partition (0.8 ms a statement instead of 0.16 ms, a fifth of the database's CPU per
-    command). docker-compose's server, like any default one, analyzes a table as it grows, so
-    the bench analyzes once after its setup if the server will not. Returns what was done."""
-    if not url.startswith("postgresql"):
-        return "sqlite"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if conn.exec_driver_sql("SHOW autovacuum").scalar() == "on":
-                return "autovacuum"
-            conn.exec_driver_sql("ANALYZE")
-            return "analyzed after setup (autovacuum off on this server)"
-    finally:
-        engine.dispose()
 
 
 def register(ledger: Ledger, world: World, count: int) -> list[tuple[UUID, str]]:

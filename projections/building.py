@@ -26,7 +26,6 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.schema import CreateIndex
 from sqlalchemy_utils.types.uuid import UUIDType
 
 from domain.rulebook import RuleSet
@@ -162,35 +161,11 @@ def defer_indexes(engine: sa.Engine, view_set: str) -> None:
                 conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
 
 
-def build_deferred_indexes(engine: sa.Engine) -> None:
-    """SQLite: build the case tables' indexes that :func:`defer_indexes` dropped, through one
-    connection whose page cache is the range writer's, closed afterwards. SQLite sorts an
-    index's keys in memory up to the page cache's size: through the views' pooled connections
-    (64 MiB each, kept while pooled) the index phase took the rebuilding process from 153 to
-    365 MiB at 0.9M events, against 212 at 0.1M."""
-    if engine.dialect.name != "sqlite":
-        return
-    with engine.connect() as conn:
-        try:
-            conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-            for table in schema.CASE_TABLES:
-                for index in table.indexes:
-                    conn.execute(CreateIndex(index, if_not_exists=True))
-                    conn.commit()
-        finally:
-            conn.invalidate()  # its cache goes with it, not back to the pool
-
-
-SQLITE_CACHE_KIB = 32 * 1024
-"""SQLite page cache of a connection writing ranges: the read-model indexes outgrow the 2 MiB
-default on a long log, and every insert into them would then go through the OS."""
-
-
 def write_case_rows(conn: sa.Connection, view_set: str, rows: dict[str, list[Row]]) -> None:
     """A range's rows of the case tables (on PostgreSQL, into the view set's own tables,
     indexed once the last range is in: :mod:`projections.partitions`)."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{schema.SQLITE_CACHE_KIB}")
     bare = partitions.applies(conn)
     for table in schema.CASE_TABLES:
         into = partitions.partition_name(table, view_set) if bare else None

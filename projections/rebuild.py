@@ -21,13 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from projections import log, partitions, repeats, schema
-from projections.building import (
-    build_deferred_indexes,
-    build_in_workers,
-    build_range,
-    defer_indexes,
-    ranges,
-)
+from projections.building import build_in_workers, build_range, defer_indexes, ranges
 from projections.directory import Directory
 from projections.projector import (
     Projector,
@@ -153,8 +147,7 @@ def rebuild(
             if partitions.applies(into):
                 partitions.attach(into, name, workers=workers)
             else:
-                build_deferred_indexes(into)  # the indexes a build into empty tables deferred
-                schema.create_all(into)
+                schema.create_all(into)  # the indexes a build into empty tables deferred
         with _phase(name, "repeats"), into.begin() as conn:
             write_directory(conn, name, directory)
             repeats.decide_all(conn, name, loaded.rules)

@@ -10,6 +10,8 @@ the same SQL on SQLite and PostgreSQL; deadlines are dates in the rulebook's tim
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -474,12 +476,37 @@ def create_all(engine: sa.Engine) -> None:
             if found != wanted or table.name in plain:
                 table.drop(engine)
     metadata.create_all(engine, checkfirst=True)
-    for table in metadata.sorted_tables:
-        if table.name in existing:  # (a table just made has all its indexes)
-            if table in VIEW_TABLES:
-                _drop_changed_indexes(engine, table, inspector)
-            for index in table.indexes:
-                index.create(engine, checkfirst=True)
+    with _index_builder(engine) as conn:
+        for table in metadata.sorted_tables:
+            if table.name in existing:  # (a table just made has all its indexes)
+                if table in VIEW_TABLES:
+                    _drop_changed_indexes(engine, table, inspector)
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
+                    conn.commit()
+
+
+SQLITE_CACHE_KIB = 32 * 1024
+"""SQLite page cache of a connection writing view rows in bulk (a rebuild's ranges) or building
+their indexes: the read-model indexes outgrow the 2 MiB default on a long log, and every insert
+into them would then go through the OS."""
+
+
+@contextmanager
+def _index_builder(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """The connection missing indexes are built through. SQLite sorts an index's keys in the
+    page cache: through the pool's connections (64 MiB each, kept while pooled) a rebuild's
+    index phase took the process from 153 to 365 MiB at 0.9M events, against 212 at 0.1M. So
+    on SQLite one connection with :data:`SQLITE_CACHE_KIB`, discarded afterwards."""
+    with engine.connect() as conn:
+        if engine.dialect.name != "sqlite":
+            yield conn
+            return
+        try:
+            conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+            yield conn
+        finally:
+            conn.invalidate()  # its cache goes with it, not back to the pool
 
 
 def _shape(name: str, type_: Any) -> tuple[str, str | None]:

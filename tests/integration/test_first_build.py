@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections import schema
-from projections.building import SQLITE_CACHE_KIB, build_deferred_indexes
 from projections.rebuild import rebuild
 from projections.viewsets import DEFAULT_RULEBOOK, LoadedRules, load
 from tests.conftest import Clock
@@ -72,34 +71,19 @@ def test_a_first_build_defers_the_indexes_and_ends_with_every_one(
     assert len(dump(engine, first)["rm_cases"]) == 5
 
 
-@pytest.fixture
-def interrupted_first_build(sqlite_world: World, national: LoadedRules) -> sa.Engine:
-    """The store after a first build stopped after its first range: no secondary index."""
+def test_an_interrupted_first_build_leaves_nothing_unindexed_once_the_views_start(
+    sqlite_world: World, national: LoadedRules
+) -> None:
     engine = sqlite_world.ledger.engine
     rebuild(engine, national, cases_per_commit=1, stop_after=1)
     assert secondary_indexes(engine) == set()
-    return engine
-
-
-def test_an_interrupted_first_build_leaves_nothing_unindexed_once_the_views_start(
-    interrupted_first_build: sa.Engine,
-) -> None:
-    engine = interrupted_first_build
     schema.create_all(engine)  # what the API, the projector and every view command run first
     assert secondary_indexes(engine) == EVERY_INDEX
-
-
-def test_the_deferred_indexes_are_built_through_a_connection_that_is_not_pooled_again(
-    interrupted_first_build: sa.Engine,
-) -> None:
-    engine = interrupted_first_build
-    build_deferred_indexes(engine)
-    assert secondary_indexes(engine) == EVERY_INDEX
-    # (the sort's memory is bounded by that connection's cache, which is not kept)
+    # (built through a connection whose cache, where SQLite sorts the keys, is not kept)
     with ExitStack() as pooled:
         idle = [pooled.enter_context(engine.connect()) for _ in range(engine.pool.checkedin())]
         caches = [conn.exec_driver_sql("PRAGMA cache_size").scalar() for conn in idle]
-    assert idle and -SQLITE_CACHE_KIB not in caches
+    assert idle and -schema.SQLITE_CACHE_KIB not in caches
 
 
 def test_a_rebuild_logs_how_long_each_phase_took(

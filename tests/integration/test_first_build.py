@@ -77,9 +77,10 @@ def test_an_interrupted_first_build_leaves_nothing_unindexed_once_the_views_star
     engine = sqlite_world.ledger.engine
     rebuild(engine, national, cases_per_commit=1, stop_after=1)
     assert secondary_indexes(engine) == set()
+    engine.dispose()  # (the pool's connections from here on are the index build's)
     schema.create_all(engine)  # what the API, the projector and every view command run first
     assert secondary_indexes(engine) == EVERY_INDEX
-    # (built through a connection whose cache, where SQLite sorts the keys, is not kept)
+    # (built with a cache of their own, where SQLite sorts the keys, not kept in the pool)
     with ExitStack() as pooled:
         idle = [pooled.enter_context(engine.connect()) for _ in range(engine.pool.checkedin())]
         caches = [conn.exec_driver_sql("PRAGMA cache_size").scalar() for conn in idle]

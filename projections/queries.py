@@ -392,7 +392,8 @@ class Views:
         case with custody closed after ``n`` is taken away from the totals again
         (``rm_delay_parts``) and read from its intervals. So the cost follows the parties and
         their open cases, not the history they hold."""
-        totals, stage_totals, d = schema.delay_totals, schema.delay_stage_totals, schema.delay_parts
+        totals, stage_totals = schema.delay_totals, schema.delay_stage_totals
+        c, d = schema.delay_cases, schema.delay_parts
         chosen = list(parties) if parties is not None else None
 
         def of(table: sa.Table, query: sa.Select[Any]) -> sa.Select[Any]:
@@ -419,22 +420,23 @@ class Views:
         ):
             stage_us[who][stage] += us
         # Custody closed after ``n`` (or opened after it: the interval before it closed after
-        # ``n``): such a case is read entirely from its intervals below.
-        ended_later: dict[tuple[str, str], int] = defaultdict(int)
-        for case_id, who, stage, overdue_s in conn.execute(
-            of(d, sa.select(d.c.case_id, d.c.party, d.c.stage, d.c.overdue_s)).where(
-                d.c.ended_s > n
-            )
+        # ``n``): such a case is taken out of the totals as the projector put it in (held and
+        # overdue from its row per party, the time from its overdue parts; a part with no
+        # overdue time is not stored) and read entirely from its intervals below.
+        later: set[str] = set()
+        for case_id, who, overdue_s in conn.execute(
+            of(c, sa.select(c.c.case_id, c.c.party, c.c.overdue_s)).where(c.c.ended_s > n)
         ):
-            us = microseconds(overdue_s)
-            ended_later[who, case_id] += us
-            stage_us[who][stage] -= us
-        for (who, _), us in ended_later.items():
             held = closed[who]
             held[0] -= 1
-            held[1] -= us > 0
-            held[2] -= us
-        later = {case_id for _, case_id in ended_later}
+            held[1] -= overdue_s > 0
+            later.add(case_id)
+        for who, stage, overdue_s in conn.execute(
+            of(d, sa.select(d.c.party, d.c.stage, d.c.overdue_s)).where(d.c.ended_s > n)
+        ):
+            us = microseconds(overdue_s)
+            closed[who][2] -= us
+            stage_us[who][stage] -= us
         # party -> [cases held, cases overdue, overdue seconds]
         sums: dict[str, list[float]] = {
             who: [held, overdue_cases, us / 1e6]

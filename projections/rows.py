@@ -270,8 +270,9 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
 def settled_delay(view_set: str, judgment: Judgment) -> dict[str, list[Row]]:
     """The delay board's rows of a case: the overdue time of its *closed* custody intervals
     (and stopped 督办 notice runs, against the supervised unit), which no longer depends on
-    "now", per party kind, party and stage (``rm_delay_parts``) and per party
-    (``rm_delay_cases``, marked ``settled`` when nothing of the case is still open). Each
+    "now", per party kind, party and stage where there is any (``rm_delay_parts``: one in
+    twenty of them) and per party (``rm_delay_cases``, every party the case was held by, marked
+    ``settled`` when nothing of the case is still open). Each
     interval's overdue part is what ``queries.overdue_expr`` gives at any instant after its
     end; the board adds the open ones at its instant."""
     parts: dict[tuple[str, str | None, str], float] = {}
@@ -310,9 +311,11 @@ def settled_delay(view_set: str, judgment: Judgment) -> dict[str, list[Row]]:
     for (kind, party, _), overdue in parts.items():
         per_party[kind, party] = per_party.get((kind, party), 0.0) + overdue
     return {
+        # (a part with no overdue time adds nothing the case's row per party does not say)
         "rm_delay_parts": [
             (view_set, cid, kind, party, stage, overdue, ended)
             for (kind, party, stage), overdue in parts.items()
+            if overdue > 0
         ],
         "rm_delay_cases": [
             (view_set, cid, kind, party, overdue, ended, settled, number)

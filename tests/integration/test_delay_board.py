@@ -16,6 +16,7 @@ from api.readmodel import default_rules, live_views
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections import schema
+from projections.bulk import insert_tuples
 from projections.queries import Views, overdue_expr
 from projections.viewsets import views_as_of
 from tests.integration.projection_helpers import (
@@ -74,7 +75,7 @@ def _late(views: Views, now: datetime) -> tuple[int, int]:
 def _settled(views: Views, now: datetime) -> tuple[int, int]:
     """Cases whose closed intervals the board reads added up, and cases it must read from
     their intervals because one of them ended after ``now``."""
-    d = schema.delay_parts
+    d = schema.delay_cases
     n = now.timestamp()
     with views.engine.connect() as conn:
         settled, unsettled = conn.execute(
@@ -135,6 +136,34 @@ def test_the_board_as_of_an_instant_adds_closed_late_custody_to_the_open_late_cu
             _same_totals(then, instant)
             assert _settled(live, instant)[1] > 0  # some custody of today ended after then
             _same_totals(live, instant)
+    finally:
+        ledger.close()
+
+
+def test_a_view_set_that_kept_parts_with_no_overdue_time_reads_the_same(
+    database_url: str,
+) -> None:
+    """View sets built before parts with no overdue time were left out have one such row per
+    case, party and stage: the board, now and as of earlier instants, must read the same."""
+    write_demo(Settings(database_url=database_url), seed=11, cases=40)
+    ledger = Ledger(Settings(database_url=database_url))
+    try:
+        live = live_views(ledger)
+        c, d = schema.delay_cases, schema.delay_parts
+        with live.engine.begin() as conn:
+            zero_parts = [
+                (live.view_set, case_id, kind, party, "handling", 0.0, ended_s)
+                for case_id, kind, party, ended_s in conn.execute(
+                    sa.select(c.c.case_id, c.c.kind, c.c.party, c.c.ended_s).where(
+                        c.c.view_set == live.view_set
+                    )
+                )
+            ]
+            assert zero_parts
+            insert_tuples(conn, d, zero_parts)
+        for instant in (datetime(2024, 12, 31, tzinfo=ZONE), datetime(2026, 1, 1, tzinfo=ZONE)):
+            _same_totals(live, instant)
+        assert _settled(live, datetime(2024, 12, 31, tzinfo=ZONE))[1] > 0
     finally:
         ledger.close()
 

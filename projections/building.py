@@ -50,9 +50,12 @@ class Range:
     last: str | None
 
 
-def ranges(conn: sa.Connection, after: str | None, events_per_range: int) -> Iterator[Range]:
+def ranges(
+    conn: sa.Connection, after: str | None, events_per_range: int, *, first: int | None = None
+) -> Iterator[Range]:
     """Consecutive ranges from ``after`` on, each ending with the aggregate of about the
-    ``events_per_range``-th event after its start (an aggregate is never split)."""
+    ``events_per_range``-th event after its start (the first of them: ``first``, if given),
+    an aggregate never split."""
     statement = sa.text(
         f"SELECT originator_id FROM {log.EVENTS_TABLE} WHERE originator_id > :after "
         "ORDER BY originator_id, originator_version LIMIT 1 OFFSET :skip"
@@ -60,7 +63,8 @@ def ranges(conn: sa.Connection, after: str | None, events_per_range: int) -> Ite
     index = 0
     while True:
         start = UUID(hex=after) if after else UUID(int=0)
-        found = conn.execute(statement, {"after": start, "skip": events_per_range - 1}).scalar()
+        size = first if first is not None and index == 0 else events_per_range
+        found = conn.execute(statement, {"after": start, "skip": max(size, 1) - 1}).scalar()
         if found is None:
             yield Range(index, after, None)
             return

@@ -80,11 +80,12 @@ def test_an_interrupted_first_build_leaves_nothing_unindexed_once_the_views_star
     engine.dispose()  # (the pool's connections from here on are the index build's)
     schema.create_all(engine)  # what the API, the projector and every view command run first
     assert secondary_indexes(engine) == EVERY_INDEX
-    # (built with a cache of their own, where SQLite sorts the keys, not kept in the pool)
+    # (built with settings of their own, where SQLite sorts the keys, not kept in the pool)
     with ExitStack() as pooled:
         idle = [pooled.enter_context(engine.connect()) for _ in range(engine.pool.checkedin())]
         caches = [conn.exec_driver_sql("PRAGMA cache_size").scalar() for conn in idle]
-    assert idle and -schema.SQLITE_CACHE_KIB not in caches
+        helpers = [conn.exec_driver_sql("PRAGMA threads").scalar() for conn in idle]
+    assert idle and -schema.SQLITE_SORT_KIB not in caches and set(helpers) == {0}
 
 
 def test_a_rebuild_logs_how_long_each_phase_took(

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -20,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from domain.rulebook import RuleSet
 from projections import log, partitions, repeats, schema
 from projections.building import build_in_workers, build_range, defer_indexes, ranges
 from projections.directory import Directory
@@ -146,14 +148,18 @@ def rebuild(
                 )
         if stop_after is not None and commits >= stop_after:
             return name
+        chosen = None
         with _phase(name, "indexes"):
             if partitions.applies(into):
                 partitions.attach(into, name, workers=workers)
             else:
-                schema.create_all(into)  # the indexes a build into empty tables deferred
+                chosen = _indexed_choosing_repeats(into, name, loaded.rules)
         with _phase(name, "repeats"), into.begin() as conn:
             write_directory(conn, name, directory)
-            repeats.decide_all(conn, name, loaded.rules)
+            if chosen is None:
+                repeats.decide_all(conn, name, loaded.rules)
+            else:
+                repeats.write_all(conn, name, chosen)
             conn.execute(
                 schema.view_sets.update()
                 .where(schema.view_sets.c.id == name)
@@ -164,6 +170,27 @@ def rebuild(
     with _phase(name, "catch-up"):
         Projector(engine, into, loaded.rules, name).catch_up()
     return name
+
+
+def _indexed_choosing_repeats(into: sa.Engine, name: str, rules: RuleSet) -> repeats.Chosen | None:
+    """SQLite: the indexes a build into empty tables deferred, built by the one writer, and
+    meanwhile, on another connection, the repeats chosen from the petitioner rows (read in
+    their index's order, so its indexes come first): the index builds keep only about one
+    and a half of two cores busy. None: not chosen (a database in memory has one
+    connection, which builds the indexes)."""
+    if into.url.database in (None, "", ":memory:"):
+        schema.create_all(into)
+        return None
+
+    def choose() -> repeats.Chosen:
+        with into.connect() as reader:
+            return repeats.choose_all(reader, name, rules)
+
+    schema.create_indexes(into, [schema.case_petitioners])
+    with ThreadPoolExecutor(1) as pool:
+        choosing = pool.submit(choose)
+        schema.create_all(into)
+        return choosing.result()
 
 
 def _done_cases(engine: sa.Engine, name: str) -> int:

@@ -217,6 +217,12 @@ def decide_all(conn: sa.Connection, view_set: str, rules: RuleSet) -> None:
     range reading again every case of its petitioners (at 1M cases that read, in the serial
     part of each range's commit, was most of the rebuild). Same pairs as :func:`redecide`:
     a repeat pairs cases of one petitioner and one matter."""
+    write_all(conn, view_set, choose_all(conn, view_set, rules))
+
+
+def choose_all(conn: sa.Connection, view_set: str, rules: RuleSet) -> Chosen:
+    """:func:`decide_all`'s reading and choosing, which writes nothing (so a rebuild on
+    SQLite does it while the one writer builds the other indexes)."""
     window = rules.rulebook.definitions.repeat_petition_window_days
     rows = conn.execute(
         sa.select(*_ROW)
@@ -225,6 +231,10 @@ def decide_all(conn: sa.Connection, view_set: str, rules: RuleSet) -> None:
         execution_options={"yield_per": 10_000},
     ).tuples()
     groups = (list(g) for _, g in groupby(rows, key=itemgetter(1, 2)))  # petitioner, matter
-    chosen = _choose(pair for group in groups for pair in repeat_pairs(group, group, window))
+    return _choose(pair for group in groups for pair in repeat_pairs(group, group, window))
+
+
+def write_all(conn: sa.Connection, view_set: str, chosen: Chosen) -> None:
+    """The view set's repeats, all of them: ``chosen``."""
     conn.execute(_r.delete().where(_r.c.view_set == view_set))
     _insert(conn, view_set, chosen)

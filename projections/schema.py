@@ -481,14 +481,20 @@ def create_all(engine: sa.Engine) -> None:
             if found != wanted or table.name in plain:
                 table.drop(engine)
     metadata.create_all(engine, checkfirst=True)
+    tables = [t for t in metadata.sorted_tables if t.name in existing]  # (a table just made
+    for table in tables:  # has all its indexes)
+        if table in VIEW_TABLES:
+            _drop_changed_indexes(engine, table, inspector)
+    create_indexes(engine, tables)
+
+
+def create_indexes(engine: sa.Engine, tables: list[sa.Table]) -> None:
+    """The tables' indexes that are missing, built one after another."""
     with _index_builder(engine) as conn:
-        for table in metadata.sorted_tables:
-            if table.name in existing:  # (a table just made has all its indexes)
-                if table in VIEW_TABLES:
-                    _drop_changed_indexes(engine, table, inspector)
-                for index in table.indexes:
-                    index.create(conn, checkfirst=True)
-                    conn.commit()
+        for table in tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
+                conn.commit()
 
 
 SQLITE_CACHE_KIB = 32 * 1024

@@ -390,8 +390,8 @@ class Views:
         interval, a running 督办 notice: one row per open case) is added to it, counting a
         case held or overdue only where its closed time with that party did not already. A
         case with custody closed after ``n`` is taken away from the totals again
-        (``rm_delay_parts``) and read from its intervals. So the cost follows the parties and
-        their open cases, not the history they hold."""
+        (``rm_delay_cases``, ``rm_delay_parts``) and read from its intervals. So the cost
+        follows the parties and their open cases, not the history they hold."""
         totals, stage_totals = schema.delay_totals, schema.delay_stage_totals
         c, d = schema.delay_cases, schema.delay_parts
         chosen = list(parties) if parties is not None else None

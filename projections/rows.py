@@ -270,9 +270,9 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
 def settled_delay(view_set: str, judgment: Judgment) -> dict[str, list[Row]]:
     """The delay board's rows of a case: the overdue time of its *closed* custody intervals
     (and stopped 督办 notice runs, against the supervised unit), which no longer depends on
-    "now", per party kind, party and stage where there is any (``rm_delay_parts``: one in
-    twenty of them) and per party (``rm_delay_cases``, every party the case was held by, marked
-    ``settled`` when nothing of the case is still open). Each
+    "now", per party kind, party and stage where there is any (``rm_delay_parts``) and per
+    party (``rm_delay_cases``, every party the case was held by, marked ``settled`` when
+    nothing of the case is still open). Each
     interval's overdue part is what ``queries.overdue_expr`` gives at any instant after its
     end; the board adds the open ones at its instant."""
     parts: dict[tuple[str, str | None, str], float] = {}

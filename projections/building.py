@@ -64,7 +64,7 @@ def ranges(
     while True:
         start = UUID(hex=after) if after else UUID(int=0)
         size = first if first is not None and index == 0 else events_per_range
-        found = conn.execute(statement, {"after": start, "skip": max(size, 1) - 1}).scalar()
+        found = conn.execute(statement, {"after": start, "skip": size - 1}).scalar()
         if found is None:
             yield Range(index, after, None)
             return
@@ -165,11 +165,16 @@ def defer_indexes(engine: sa.Engine, view_set: str) -> None:
                 conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
 
 
+SQLITE_CACHE_KIB = 32 * 1024
+"""SQLite page cache of a connection writing ranges: the read-model indexes outgrow the 2 MiB
+default on a long log, and every insert into them would then go through the OS."""
+
+
 def write_case_rows(conn: sa.Connection, view_set: str, rows: dict[str, list[Row]]) -> None:
     """A range's rows of the case tables (on PostgreSQL, into the view set's own tables,
     indexed once the last range is in: :mod:`projections.partitions`)."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(f"PRAGMA cache_size = -{schema.SQLITE_CACHE_KIB}")
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
     bare = partitions.applies(conn)
     for table in schema.CASE_TABLES:
         into = partitions.partition_name(table, view_set) if bare else None

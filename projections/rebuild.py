@@ -127,7 +127,7 @@ def rebuild(
         with engine.connect() as cutter, _phase(name, "ranges"):
             # Workers start together, so the second range's commit would wait for the whole
             # of the first one's: the first range is half as long, so that it is in by then.
-            first = events_per_range // 2 if workers > 1 else None
+            first = max(1, events_per_range // 2) if workers > 1 else None
             parts = islice(ranges(cutter, resume, events_per_range, first=first), stop_after)
             if workers <= 1:
                 for part in parts:

@@ -518,11 +518,6 @@ def create_indexes(engine: sa.Engine, tables: list[sa.Table]) -> None:
                 conn.commit()
 
 
-SQLITE_CACHE_KIB = 32 * 1024
-"""SQLite page cache of a connection writing view rows in bulk (a rebuild's ranges): the
-read-model indexes outgrow the 2 MiB default on a long log, and every insert into them would
-then go through the OS."""
-
 SQLITE_SORT_KIB = 2 * 1024
 """SQLite page cache of the connection building indexes, which is also how much of an index's
 keys it sorts at a time: in runs this small, written out and merged, the sorting is done by

@@ -7,6 +7,7 @@ writes millions of rows, so rows go to the driver directly, in the table's colum
 
 from __future__ import annotations
 
+import functools
 import io
 import operator
 import sqlite3
@@ -46,8 +47,19 @@ def insert_tuples(
         )
 
 
-# SQLAlchemy's Date type stores ISO text on SQLite; the driver writes dates the same way.
-sqlite3.register_adapter(date, date.isoformat)
+# How the driver binds the values that are not exactly int, float or str. Without an adapter
+# of its own, each None or bool went through a failed adapter lookup and two attribute lookups
+# (0.25 µs a value, seven times an int's), and a read model's rows are a sixth None.
+# Registered, each binds as before: None as NULL, a bool as 0 or 1, a date as the ISO text
+# SQLAlchemy's Date type stores on SQLite (the few thousand days of a log's deadlines formatted
+# once each: formatting took 0.36 µs a value).
+def _null(value: None) -> None:
+    return None
+
+
+sqlite3.register_adapter(type(None), _null)
+sqlite3.register_adapter(bool, int)
+sqlite3.register_adapter(date, functools.lru_cache(maxsize=4096)(date.isoformat))
 
 
 NULL = "\\N"

@@ -5,6 +5,7 @@ NULL marker itself, quotes and commas."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ table = sa.Table(
     sa.Column("code", sa.String(32)),
     sa.Column("at_s", sa.Float),
     sa.Column("flag", sa.Boolean),
+    sa.Column("day", sa.Date),
 )
 
 # Every character PostgreSQL's text type can hold (not NUL), weighted toward COPY's own.
@@ -38,6 +40,7 @@ row_values = st.tuples(
     st.none() | st.text("abcdef0123456789\\N\t", max_size=32),
     st.none() | st.floats(allow_nan=False, allow_infinity=False),
     st.none() | st.booleans(),
+    st.none() | st.dates(),
 )
 
 
@@ -64,9 +67,26 @@ def test_rows_come_back_as_they_were_written(engine: sa.Engine, values: list[Any
 
 
 def test_plain_values_are_joined_and_an_awkward_one_escapes_every_row() -> None:
-    plain = [(1, "abc", None, 2.5, True)]
-    assert copy_text(plain, 5) == f"1\tabc\t{NULL}\t2.5\tTrue\n"
+    plain = [(1, "abc", None, 2.5, True, date(2026, 2, 17))]
+    assert copy_text(plain, 6) == f"1\tabc\t{NULL}\t2.5\tTrue\t2026-02-17\n"
     awkward = [(1, "a\tb", None, 0.0, False), (2, "c\\N", "x", None, None)]
     assert copy_text(awkward, 5) == (
         f"1\ta\\tb\t{NULL}\t0.0\tFalse\n2\tc\\\\N\tx\t{NULL}\t{NULL}\n"
     )
+
+
+def test_sqlite_stores_none_bools_and_dates_as_it_always_did() -> None:
+    """The driver's adapters (projections.bulk) only make binding cheaper: NULL, integer 0/1
+    and ISO text, the forms SQLAlchemy writes and reads on SQLite."""
+    engine = sa.create_engine("sqlite://")
+    rows_metadata.create_all(engine)
+    with engine.begin() as conn:
+        insert_tuples(conn, table, [(1, None, "a", 1.5, True, date(2026, 2, 17))])
+        insert_tuples(conn, table, [(2, None, None, None, False, None)])
+        stored = conn.exec_driver_sql(
+            "SELECT typeof(note), flag, typeof(flag), day, typeof(day) FROM t_bulk_rows ORDER BY n"
+        ).all()
+    assert [tuple(r) for r in stored] == [
+        ("null", 1, "integer", "2026-02-17", "text"),
+        ("null", 0, "integer", None, "null"),
+    ]

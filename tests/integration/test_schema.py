@@ -72,6 +72,30 @@ def test_a_view_index_of_an_earlier_shape_is_made_again_and_a_retired_one_droppe
         engine.dispose()
 
 
+def test_a_party_index_made_whole_by_an_earlier_version_is_made_partial(
+    database_url: str,
+) -> None:
+    """The custody's party indexes hold only the intervals with such a party; one an earlier
+    version made of every interval (the same columns) is made again."""
+    engine = sa.create_engine(database_url)
+    try:
+        schema.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP INDEX rm_custody_leader"))
+            conn.execute(
+                sa.text("CREATE INDEX rm_custody_leader ON rm_custody (view_set, leader, end_s)")
+            )
+        schema.create_all(engine)
+        dialect = engine.dialect.name
+        found = {i["name"]: i for i in sa.inspect(engine).get_indexes("rm_custody")}
+        for name in ("rm_custody_holder", "rm_custody_handler", "rm_custody_leader"):
+            where = found[name]["dialect_options"].get(f"{dialect}_where")
+            assert where is not None, name
+            assert "IS NOT NULL" in str(where).upper(), (name, str(where))
+    finally:
+        engine.dispose()
+
+
 def test_on_postgresql_a_case_table_holds_one_view_set_and_byte_ordered_keys(
     database_url: str,
 ) -> None:

@@ -37,8 +37,6 @@ from projections.facts import CASE_TOPIC_PREFIX, decode_all, hex_id
 from projections.projector import judged_rows
 from projections.rows import Row
 
-_COLUMNS = "id, originator_id, originator_version, topic, state"
-
 
 @dataclass(frozen=True)
 class Range:
@@ -84,7 +82,7 @@ def _case_rows(conn: sa.Connection, part: Range, up_to: int) -> list[tuple[str, 
         bounds.append("originator_id <= :last")
         values["last"] = UUID(hex=part.last)
     statement = sa.text(
-        f"SELECT {_COLUMNS} FROM {log.EVENTS_TABLE} WHERE "
+        f"SELECT {log.columns(conn)} FROM {log.EVENTS_TABLE} WHERE "
         # (no bound on the position here: without statistics of the events table PostgreSQL
         # met one by scanning its whole key, once per range; events past ``up_to``, written
         # since the build began, are skipped below)

@@ -56,6 +56,9 @@ class Fact:
             raise AttributeError(name) from None
 
 
+_datetime = datetime.fromisoformat
+
+
 def _decode_value(d: dict[str, Any]) -> Any:
     kind = d.get("_type_")
     if kind is None or len(d) != 2:
@@ -133,10 +136,17 @@ def decode(row: Sequence[Any]) -> Fact | None:
         return None
     data = orjson.loads(state)
     # Only wrapped values (ids, instants) and lists need a second look; most values are
-    # plain strings and numbers as orjson made them.
+    # plain strings and numbers as orjson made them. An id or an instant, most of what is
+    # wrapped, is unwrapped here rather than in a call (an event holds four or five).
     for key, value in data.items():
         if type(value) is dict:
-            data[key] = _decode_value(value)
+            kind = value.get("_type_")
+            if kind == "uuid_hex" and len(value) == 2:
+                data[key] = value["_data_"]
+            elif kind == "datetime_iso" and len(value) == 2:
+                data[key] = _datetime(value["_data_"])
+            else:
+                data[key] = _decode_value(value)
         elif type(value) is list and value:
             data[key] = [_revive(v) for v in value]
     stored_version = data.pop("class_version", 1)

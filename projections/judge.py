@@ -29,7 +29,7 @@ from domain.rulebook import ClockRule, RuleSet
 from domain.workflow import HELD, Stage
 from projections.directory import Directory
 from projections.facts import Fact, with_corrections
-from projections.periods import period_label
+from projections.periods import period_labels
 
 RECEIVED = "已收件"
 """The stage of the time between receipt and registration (the office holds a letter)."""
@@ -121,6 +121,9 @@ class Judgment:
     intervals: list[Interval]
     runs: list[ClockRun]
     patterns: list[Pattern]
+    local_day: Callable[[datetime], date]
+    """The rulebook's local date of an instant (the judge's own, which has already converted
+    most of the case's instants)."""
 
 
 @dataclass(frozen=True)
@@ -476,6 +479,7 @@ def judge_case(facts: Sequence[Fact], rules: RuleSet, directory: Directory) -> J
         intervals=merged,
         runs=clocks.runs,
         patterns=patterns,
+        local_day=clocks.local_day,
     )
 
 
@@ -552,7 +556,7 @@ def _summary_start(registered: Fact, rules: RuleSet, clocks: _Clocks) -> dict[st
         "registered_at": registered.occurred_at,
         "registered_recorded_at": registered.recorded_at,
         "registered_position": registered.position,
-        "received_period": period_label(definitions.period, received_day),
+        "received_period": period_labels(definitions.period)[received_day],
         "collective": d["headcount"] >= definitions.collective_visit_min_headcount,
         "confidential": d["matter_kind"] == "检举控告",
         "transfers": 0,
@@ -700,6 +704,7 @@ def _finish_summary(
         )
         > definitions.skip_level.allowed_levels_above_competent
     )
+    labels = period_labels(definitions.period)
     for key, name in (
         ("accepted_period", "accepted_at"),
         ("replied_period", "replied_at"),
@@ -707,7 +712,7 @@ def _finish_summary(
         ("registered_period", "registered_at"),
     ):
         at = summary[name]
-        summary[key] = period_label(definitions.period, clocks.local_day(at)) if at else None
+        summary[key] = labels[clocks.local_day(at)] if at else None
     fcs = definitions.first_contact_settlement
     run = None
     for candidate in clocks.runs:

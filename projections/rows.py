@@ -13,7 +13,7 @@ from domain.rulebook import RuleSet
 from projections import schema
 from projections.directory import Directory
 from projections.judge import Judgment
-from projections.periods import period_label
+from projections.periods import period_labels
 
 
 def _columns(table: sa.Table, names: tuple[str, ...]) -> tuple[str, ...]:
@@ -153,13 +153,12 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
     order (a rebuild writes millions: no per-row dicts)."""
     s = judgment.summary
     cid = judgment.case_id
-    period = rules.rulebook.definitions.period
-    tz = rules.rulebook.tz
+    labels = period_labels(rules.rulebook.definitions.period)
+    local_day = judgment.local_day
 
     # A case's instants recur (an interval's end is the next one's start, a fact starts
     # several clocks): each is converted once.
     stamps: dict[datetime, float] = {}
-    periods: dict[datetime, str] = {}
 
     def seconds(instant: datetime | None) -> float | None:
         if instant is None:
@@ -170,12 +169,7 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
         return found
 
     def period_of(instant: datetime | None) -> str | None:
-        if instant is None:
-            return None
-        found = periods.get(instant)
-        if found is None:
-            found = periods[instant] = period_label(period, instant.astimezone(tz).date())
-        return found
+        return None if instant is None else labels[local_day(instant)]
 
     received_s = seconds(s["received_at"])
     closed_s = seconds(s["closed_at"])
@@ -246,7 +240,7 @@ def case_rows(view_set: str, judgment: Judgment, rules: RuleSet) -> dict[str, li
                 r.late,
                 period_of(r.started_at),
                 period_of(r.stopped_at),
-                None if r.deadline is None else period_label(period, r.deadline),
+                None if r.deadline is None else labels[r.deadline],
             )
             for n, r in enumerate(judgment.runs)
         ],

@@ -9,7 +9,9 @@ with worker processes, each in events/s and the rebuild as a ratio of both basel
 the rebuild's peak memory (max RSS of a fresh process doing only the rebuild, and of its
 largest worker), so that runs at two sizes show whether it grows. On SQLite the rebuild
 writes where a store keeps its views: by default a views file beside it (a new store's
-layout, ADR 18), with ``--views inside`` into the store's own file.
+layout, ADR 18), with ``--views inside`` into the store's own file. ``judge`` says which
+build of the judge ran: plain Python, or compiled with mypyc as a deployment builds it (ADR
+22; in a checkout, ``PETITION_COMPILE=1 python setup.py build_ext --inplace``).
 
 The machine may be shared: the library baseline is read before and after each rebuild and
 the ratio taken against their mean, and CPU time per event is reported beside the rates
@@ -33,6 +35,7 @@ import sqlalchemy as sa
 from bench.dataset import write_cases
 from ledger.application import Ledger
 from ledger.settings import Settings, database_files
+from projections import compilation
 
 
 def postgres_url() -> str:
@@ -85,6 +88,19 @@ def statistics_as_deployed(url: str) -> str:
             return "analyzed after setup (autovacuum off on this server)"
     finally:
         engine.dispose()
+
+
+def judge_build() -> str:
+    """Which build of the judge runs: compiled with mypyc (ADR 22) or plain Python. A stale
+    build (its sources edited since) would measure code that is no longer there."""
+    if stale := compilation.stale():
+        raise SystemExit(f"compiled modules older than their sources: {', '.join(stale)}")
+    built = compilation.compiled()
+    if not built:
+        return "python"
+    if len(built) < len(compilation.MODULES):
+        return f"partly compiled ({', '.join(built)})"
+    return "compiled (mypyc)"
 
 
 def raw_read(engine: sa.Engine) -> tuple[int, float, float]:
@@ -194,6 +210,7 @@ def measure(
         "db": db,
         "cases": cases,
         "events": events,
+        "judge": judge_build(),
         "bulk_write_events_per_s": round(events / write_s) if write_s else None,
         "views": ("apart" if apart else "inside") if db == "sqlite" else "the database's own",
         "planner_statistics": statistics,

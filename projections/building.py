@@ -71,6 +71,10 @@ def ranges(
         after, index = last, index + 1
 
 
+RANGE_SORT_MEMORY = "64MB"
+"""PostgreSQL's ``work_mem`` for reading a range: room to sort its rows in memory."""
+
+
 def _case_rows(conn: sa.Connection, part: Range, up_to: int) -> list[tuple[str, list[Any]]]:
     """(case id, its stored rows up to ``up_to``) for the cases in the range, in id order."""
     bounds = []
@@ -95,6 +99,9 @@ def _case_rows(conn: sa.Connection, part: Range, up_to: int) -> list[tuple[str, 
         # Ranges are read side by side, one per worker: parallel workers for each read cost
         # more than they saved (a rebuild's ranges 7 % slower at 0.9M events).
         conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+        # A range's rows (about 5 MB at 1,000 cases) sorted in memory, not spilled to disk as
+        # in the default 4 MB (the server's time for a 100k log's ranges: 156-182 -> 140 ms).
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{RANGE_SORT_MEMORY}'")
     cases: list[tuple[str, list[Any]]] = []
     current = None
     # The driver's rows as they are: no result objects for rows read once.

@@ -9,7 +9,7 @@ the projection sees what the aggregate sees. Ids stay 32-character hex strings.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -124,7 +124,8 @@ def _topic(topic: str) -> _Topic | None:
     return _Topic(kind, topic.rsplit(".", 1)[1], cls, getattr(cls, "class_version", 1))
 
 
-_DROPPED = tuple(k for k in STORED_PROVENANCE if k not in Fact.__slots__ and k != "timestamp")
+_FIELDS = frozenset(f.name for f in fields(Fact))
+_DROPPED = tuple(k for k in STORED_PROVENANCE if k not in _FIELDS and k != "timestamp")
 
 
 def decode(row: Sequence[Any]) -> Fact | None:

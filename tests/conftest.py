@@ -13,11 +13,23 @@ import sqlalchemy as sa
 
 from ledger.application import Ledger
 from ledger.settings import Settings
+from projections import compilation
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A judge compiled in place (ADR 22) and edited since would be tested as it was built."""
+    if stale := compilation.stale():
+        pytest.exit(
+            f"compiled modules older than their sources: {', '.join(stale)} (projections/): "
+            "build them again (PETITION_COMPILE=1 python setup.py build_ext --inplace) or "
+            "delete their .so files",
+            returncode=2,
+        )
 
 
 def _reset_postgres(url: str) -> None:

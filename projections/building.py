@@ -30,7 +30,7 @@ from sqlalchemy_utils.types.uuid import UUIDType
 
 from domain.rulebook import RuleSet
 from ledger.persistence import engine_options
-from projections import delay_totals, log, partitions, schema
+from projections import log, partitions, schema
 from projections.bulk import insert_tuples
 from projections.directory import Directory
 from projections.facts import CASE_TOPIC_PREFIX, decode_all, hex_id
@@ -194,14 +194,11 @@ def commit_range(
     *,
     rows_written: bool = False,
 ) -> None:
-    """Write a range (its case rows, unless ``rows_written``), the totals it changes, and
-    where the view set resumes after it."""
+    """Write a range (its case rows, unless ``rows_written``) and where the view set resumes
+    after it. (What adds up across ranges is worked out once the last range is in: the delay
+    board's totals, ``delay_totals.recount``, and the repeats, ``repeats.decide_all``.)"""
     if not rows_written:
         write_case_rows(conn, view_set, rows)
-    totals = delay_totals.Change()  # a range's cases are new to the view set: only added
-    totals.add_written(rows)
-    delay_totals.apply(conn, view_set, totals)
-    # (repeats are decided once the last range is in: ``repeats.decide_all``)
     if end is not None:
         conn.execute(
             schema.view_sets.update()

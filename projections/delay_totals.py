@@ -82,6 +82,67 @@ def apply(conn: sa.Connection, view_set: str, change: Change) -> None:
     )
 
 
+Counted = tuple[list[Row], list[Row]]
+"""A view set's totals as rows of ``rm_delay_totals`` and of ``rm_delay_stage_totals``."""
+
+
+def count(conn: sa.Connection, view_set: str) -> Counted:
+    """The view set's totals counted from its rows by the database: how a build gets them
+    once its last range is in. Range by range, each commit read, deleted and wrote again
+    the totals of every party its cases touched (most of them): at 100k events 0.21 s of
+    the commits' turns on PostgreSQL, 0.12 s on SQLite. Counted so, the sums are those
+    :class:`Change` keeps: each part's time rounded to a whole microsecond, then added (an
+    instant is a whole number of microseconds, so each part's time is within a float's
+    error of one, and both databases round it to that)."""
+    us = sa.cast(sa.func.round(_d.c.overdue_s * 1_000_000), sa.BigInteger)
+    parts = _d.c.view_set == view_set
+    per_stage = (
+        sa.select(_d.c.view_set, _d.c.kind, _d.c.party, _d.c.stage, sa.func.sum(us))
+        .where(parts)
+        .group_by(_d.c.view_set, _d.c.kind, _d.c.party, _d.c.stage)
+        .having(sa.func.sum(us) != 0)
+    )
+    per_party = (
+        sa.select(_d.c.kind, _d.c.party, sa.func.sum(us).label("us"))
+        .where(parts)
+        .group_by(_d.c.kind, _d.c.party)
+        .subquery()
+    )
+    held = (
+        sa.select(
+            _c.c.view_set,
+            _c.c.kind,
+            _c.c.party,
+            sa.func.count(),
+            sa.func.sum(sa.case((_c.c.overdue_s > 0, 1), else_=0)),
+            sa.func.coalesce(sa.func.max(per_party.c.us), 0),
+        )
+        .select_from(
+            _c.outerjoin(
+                per_party, sa.and_(per_party.c.kind == _c.c.kind, per_party.c.party == _c.c.party)
+            )
+        )
+        .where(_c.c.view_set == view_set)
+        .group_by(_c.c.view_set, _c.c.kind, _c.c.party)
+    )
+    return (
+        [tuple(r) for r in conn.execute(held)],
+        [tuple(r) for r in conn.execute(per_stage)],
+    )
+
+
+def write(conn: sa.Connection, view_set: str, counted: Counted) -> None:
+    """Replace the view set's totals with ``counted``."""
+    for table, rows in zip((schema.delay_totals, schema.delay_stage_totals), counted, strict=True):
+        conn.execute(table.delete().where(table.c.view_set == view_set))
+        insert_tuples(conn, table, rows)
+
+
+def recount(conn: sa.Connection, view_set: str) -> None:
+    """Count the view set's totals from its rows again (:func:`count`) and keep them."""
+    write(conn, view_set, count(conn, view_set))
+
+
 @functools.cache
 def _statements(table: sa.Table, values: tuple[str, ...]) -> tuple[sa.Select[Any], sa.Delete]:
     """Reading and deleting a view set's totals of some parties of one kind: built once."""

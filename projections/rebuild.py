@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.rulebook import RuleSet
-from projections import log, partitions, repeats, schema
+from projections import delay_totals, log, partitions, repeats, schema
 from projections.building import build_in_workers, build_range, defer_indexes, ranges
 from projections.directory import Directory
 from projections.projector import (
@@ -153,13 +153,15 @@ def rebuild(
             if partitions.applies(into):
                 partitions.attach(into, name, workers=workers)
             else:
-                chosen = _indexed_choosing_repeats(into, name, loaded.rules)
+                chosen = _indexed_counting(into, name, loaded.rules)
         with _phase(name, "repeats"), into.begin() as conn:
             write_directory(conn, name, directory)
             if chosen is None:
+                delay_totals.recount(conn, name)
                 repeats.decide_all(conn, name, loaded.rules)
             else:
-                repeats.write_all(conn, name, chosen)
+                delay_totals.write(conn, name, chosen[1])
+                repeats.write_all(conn, name, chosen[0])
             conn.execute(
                 schema.view_sets.update()
                 .where(schema.view_sets.c.id == name)
@@ -172,19 +174,21 @@ def rebuild(
     return name
 
 
-def _indexed_choosing_repeats(into: sa.Engine, name: str, rules: RuleSet) -> repeats.Chosen | None:
+def _indexed_counting(
+    into: sa.Engine, name: str, rules: RuleSet
+) -> tuple[repeats.Chosen, delay_totals.Counted] | None:
     """SQLite: the indexes a build into empty tables deferred, built by the one writer, and
     meanwhile, on another connection, the repeats chosen from the petitioner rows (read in
-    their index's order, so its indexes come first): the index builds keep only about one
-    and a half of two cores busy. None: not chosen (a database in memory has one
-    connection, which builds the indexes)."""
+    their index's order, so its indexes come first) and the delay board's totals counted:
+    the index builds keep only about one and a half of two cores busy. None: neither done
+    (a database in memory has one connection, which builds the indexes)."""
     if into.url.database in (None, "", ":memory:"):
         schema.create_all(into)
         return None
 
-    def choose() -> repeats.Chosen:
+    def choose() -> tuple[repeats.Chosen, delay_totals.Counted]:
         with into.connect() as reader:
-            return repeats.choose_all(reader, name, rules)
+            return repeats.choose_all(reader, name, rules), delay_totals.count(reader, name)
 
     schema.create_indexes(into, [schema.case_petitioners])
     with ThreadPoolExecutor(1) as pool:

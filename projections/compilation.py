@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib.machinery
 from pathlib import Path
 
-MODULES = ("facts", "judge", "periods", "rows")
-"""The modules a rebuild spends its time in: decoding facts, judging cases, writing rows."""
+MODULES = ("bulk", "facts", "judge", "periods", "rows")
+"""The modules a rebuild spends its time in: decoding facts, judging cases, turning the
+judgments into rows, and the rows into what PostgreSQL copies in."""
 
 _HERE = Path(__file__).resolve().parent
 

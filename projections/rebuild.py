@@ -187,7 +187,7 @@ def _indexed_counting(
         return None
 
     def choose() -> tuple[repeats.Chosen, delay_totals.Counted]:
-        with into.connect() as reader:
+        with into.connect() as reader, schema.small_cache(reader):
             return repeats.choose_all(reader, name, rules), delay_totals.count(reader, name)
 
     schema.create_indexes(into, [schema.case_petitioners])

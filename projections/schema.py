@@ -536,6 +536,24 @@ helper threads (:func:`_index_builder`)."""
 
 
 @contextmanager
+def small_cache(conn: sa.Connection) -> Iterator[None]:
+    """SQLite: ``conn`` reads through a page cache of :data:`SQLITE_SORT_KIB` (its pages
+    given back after, its own size restored), for a pass over whole tables that would
+    otherwise fill a pooled connection's cache and keep it: a rebuild's count of the totals
+    at 0.9M events took the process from 187 to 230 MiB so."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    own = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_SORT_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(own or 0)}")
+        conn.exec_driver_sql("PRAGMA shrink_memory")
+
+
+@contextmanager
 def _index_builder(engine: sa.Engine) -> Iterator[sa.Connection]:
     """The connection missing indexes are built through. SQLite sorts an index's keys in the
     page cache: through the pool's connections (64 MiB each, kept while pooled) a rebuild's

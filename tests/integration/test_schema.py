@@ -16,6 +16,13 @@ def made_as_before(engine: sa.Engine, table: str, create: str) -> None:
         conn.execute(sa.text(create))
 
 
+def index_made_as_before(engine: sa.Engine, name: str, create: str) -> None:
+    """Index ``name`` as an earlier projector version made it (``create``)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP INDEX {name}"))
+        conn.execute(sa.text(create))
+
+
 def test_a_view_table_of_an_earlier_shape_is_made_again(database_url: str) -> None:
     engine = sa.create_engine(database_url)
     try:
@@ -49,14 +56,13 @@ def test_a_view_index_of_an_earlier_shape_is_made_again_and_a_retired_one_droppe
     engine = sa.create_engine(database_url)
     try:
         schema.create_all(engine)
+        # as an earlier version made it: the period alone, not the figures it now covers
+        index_made_as_before(
+            engine,
+            "rm_cases_accepted_period",
+            "CREATE INDEX rm_cases_accepted_period ON rm_cases (view_set, accepted_period)",
+        )
         with engine.begin() as conn:
-            # as an earlier version made it: the period alone, not the figures it now covers
-            conn.execute(sa.text("DROP INDEX rm_cases_accepted_period"))
-            conn.execute(
-                sa.text(
-                    "CREATE INDEX rm_cases_accepted_period ON rm_cases (view_set, accepted_period)"
-                )
-            )
             conn.execute(sa.text("CREATE INDEX rm_cases_retired ON rm_cases (view_set, rating)"))
         schema.create_all(engine)
         found = {
@@ -80,11 +86,11 @@ def test_a_party_index_made_whole_by_an_earlier_version_is_made_partial(
     engine = sa.create_engine(database_url)
     try:
         schema.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP INDEX rm_custody_leader"))
-            conn.execute(
-                sa.text("CREATE INDEX rm_custody_leader ON rm_custody (view_set, leader, end_s)")
-            )
+        index_made_as_before(
+            engine,
+            "rm_custody_leader",
+            "CREATE INDEX rm_custody_leader ON rm_custody (view_set, leader, end_s)",
+        )
         schema.create_all(engine)
         dialect = engine.dialect.name
         found = {i["name"]: i for i in sa.inspect(engine).get_indexes("rm_custody")}

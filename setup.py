@@ -18,12 +18,13 @@ from setuptools import setup
 
 # An isolated build's path lacks the project's own directory.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from projections.compilation import MODULES
+from projections.compilation import MODULES, record
 
 ext_modules = []
 if os.environ.get("PETITION_COMPILE") == "1":
     from mypyc.build import mypycify
 
+    record()  # the sources as compiled: a test session refuses a build of others
     # (the modules share one library, kept inside the package so that it imports from
     # wherever the package does)
     ext_modules = mypycify(

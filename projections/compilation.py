@@ -1,13 +1,17 @@
 """Which of the judge's modules run compiled (mypyc, ADR 22), and whether any is stale.
 
-``setup.py`` compiles :data:`MODULES` when a build sets ``PETITION_COMPILE=1``; an in-place
-build leaves the compiled modules beside their sources, where Python imports them in place of
-the ``.py`` files. Edited after that, a source would silently not run: :func:`stale` names it.
+``setup.py`` compiles :data:`MODULES` when a build sets ``PETITION_COMPILE=1``, and records a
+digest of each source it compiled (:data:`RECORD`). An in-place build leaves the compiled
+modules beside their sources, where Python imports them in place of the ``.py`` files: a
+source edited after that would silently not run, and :func:`stale` names it. (Digests, not
+file times: a build whose output did not change keeps its older file.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
+import json
 from pathlib import Path
 
 MODULES = ("bulk", "facts", "judge", "periods", "rows")
@@ -15,6 +19,8 @@ MODULES = ("bulk", "facts", "judge", "periods", "rows")
 judgments into rows, and the rows into what PostgreSQL copies in."""
 
 _HERE = Path(__file__).resolve().parent
+RECORD = "compiled-sources.json"
+"""Beside the modules: each compiled module's source digest, as it was compiled."""
 
 
 def _built(module: str) -> list[Path]:
@@ -25,16 +31,25 @@ def _built(module: str) -> list[Path]:
     ]
 
 
+def _digest(module: str) -> str:
+    return hashlib.sha256((_HERE / f"{module}.py").read_bytes()).hexdigest()
+
+
+def record() -> None:
+    """Note the sources about to be compiled (``setup.py``, before it compiles them)."""
+    (_HERE / RECORD).write_text(json.dumps({m: _digest(m) for m in MODULES}, indent=1) + "\n")
+
+
 def compiled() -> list[str]:
     """The modules of :data:`MODULES` with a compiled build beside their source."""
     return [module for module in MODULES if _built(module)]
 
 
 def stale() -> list[str]:
-    """The compiled modules whose source changed after they were built."""
-    found = []
-    for module in MODULES:
-        source = (_HERE / f"{module}.py").stat().st_mtime
-        if any(built.stat().st_mtime < source for built in _built(module)):
-            found.append(module)
-    return found
+    """The compiled modules whose source is not the one they were compiled from (or of
+    which no build recorded one)."""
+    try:
+        recorded = json.loads((_HERE / RECORD).read_text())
+    except (OSError, ValueError):
+        recorded = {}
+    return [m for m in compiled() if recorded.get(m) != _digest(m)]

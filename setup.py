@@ -3,10 +3,11 @@
 ``PETITION_COMPILE=1`` compiles the modules a rebuild spends its time in (judging every case
 and turning the judgments into rows) from the same typed Python; without it, as in the
 README's commands, everything stays plain Python and runs the same. The compiled build needs
-mypy and a C compiler:
+mypy, a C compiler and the project's dependencies installed first (mypyc type-checks the
+modules against them):
 
-    pip install mypy setuptools wheel
-    PETITION_COMPILE=1 pip install --no-build-isolation .
+    pip install -e . mypy setuptools wheel
+    PETITION_COMPILE=1 pip install --no-build-isolation --no-deps -e .
     PETITION_COMPILE=1 python setup.py build_ext --inplace    # in a checkout (remove the
                                                               # .so files to run the source)
 """

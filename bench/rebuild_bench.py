@@ -92,9 +92,9 @@ def statistics_as_deployed(url: str) -> str:
 
 def judge_build() -> str:
     """Which build of the judge runs: compiled with mypyc (ADR 22) or plain Python. A stale
-    build (its sources edited since) would measure code that is no longer there."""
-    if stale := compilation.stale():
-        raise SystemExit(f"compiled modules older than their sources: {', '.join(stale)}")
+    build (of other sources) would measure code that is no longer there."""
+    if reason := compilation.stale_reason():
+        raise SystemExit(reason)
     built = compilation.compiled()
     if not built:
         return "python"

@@ -53,3 +53,14 @@ def stale() -> list[str]:
     except (OSError, ValueError):
         recorded = {}
     return [m for m in compiled() if recorded.get(m) != _digest(m)]
+
+
+def stale_reason() -> str | None:
+    """Why the compiled build must not run here (a stale one), or None."""
+    if not (found := stale()):
+        return None
+    return (
+        f"projections/: {', '.join(found)} compiled from other sources than these: build "
+        "them again (PETITION_COMPILE=1 python setup.py build_ext --inplace) or delete "
+        "their .so files"
+    )

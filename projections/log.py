@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
@@ -39,9 +40,10 @@ def facts_after(conn: sa.Connection, position: int, limit: int) -> tuple[list[Fa
     return list(decode_all(rows)), last
 
 
-def _facts_of(conn: sa.Connection) -> sa.TextClause:
+@functools.cache
+def _facts_of(columns: str) -> sa.TextClause:
     return sa.text(
-        f"SELECT {columns(conn)} FROM {EVENTS_TABLE} WHERE originator_id IN :ids "
+        f"SELECT {columns} FROM {EVENTS_TABLE} WHERE originator_id IN :ids "
         "ORDER BY originator_id, originator_version"
     ).bindparams(sa.bindparam("ids", expanding=True, type_=UUIDType()))
 
@@ -52,7 +54,7 @@ def facts_of(conn: sa.Connection, aggregate_ids: Sequence[str]) -> dict[str, lis
         return {}
     grouped: dict[str, list[Fact]] = {}
     for fact in decode_all(
-        conn.execute(_facts_of(conn), {"ids": [UUID(hex=i) for i in aggregate_ids]}).all()
+        conn.execute(_facts_of(columns(conn)), {"ids": [UUID(hex=i) for i in aggregate_ids]}).all()
     ):
         grouped.setdefault(fact.aggregate_id, []).append(fact)
     return grouped

@@ -30,8 +30,3 @@ def period_labels(period: StatisticalPeriod) -> PeriodLabels:
     if labels is None:
         labels = _LABELS[key] = PeriodLabels(period)
     return labels
-
-
-def period_label(period: StatisticalPeriod, day: date) -> str:
-    """The statistical period a local day falls in, e.g. ``2025-03``."""
-    return period_labels(period)[day]

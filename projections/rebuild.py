@@ -160,8 +160,9 @@ def rebuild(
                 delay_totals.recount(conn, name)
                 repeats.decide_all(conn, name, loaded.rules)
             else:
-                delay_totals.write(conn, name, chosen[1])
-                repeats.write_all(conn, name, chosen[0])
+                chosen_repeats, totals = chosen
+                delay_totals.write(conn, name, totals)
+                repeats.write_all(conn, name, chosen_repeats)
             conn.execute(
                 schema.view_sets.update()
                 .where(schema.view_sets.c.id == name)

@@ -22,14 +22,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """A judge compiled in place (ADR 22) and edited since would be tested as it was built."""
-    if stale := compilation.stale():
-        pytest.exit(
-            f"compiled modules older than their sources: {', '.join(stale)} (projections/): "
-            "build them again (PETITION_COMPILE=1 python setup.py build_ext --inplace) or "
-            "delete their .so files",
-            returncode=2,
-        )
+    """A judge compiled in place (ADR 22) from other sources would be tested as it was built."""
+    if reason := compilation.stale_reason():
+        pytest.exit(reason, returncode=2)
 
 
 def _reset_postgres(url: str) -> None:
